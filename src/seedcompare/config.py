@@ -1,0 +1,137 @@
+"""Load and validate the workflow configuration.
+
+The JSON schema in ``workflow/schemas/config.schema.yaml`` (shipped inside the package as
+``schemas/config.schema.yaml``) defines every key, its type and its default. This module fills
+the defaults, turns schema errors into messages that name the key and the allowed values, and
+adds the checks a schema cannot express (``seeds`` versus ``seeds_file``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+JSALT_ALWAYS_ABSENT_ROW_INDEX = -1
+
+
+class ConfigError(ValueError):
+    """Invalid workflow configuration; the message names the key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One similarity method: where its vectors are and how the tables label it."""
+
+    name: str
+    label: str
+    format: str
+    path: str
+    absent_row_indexes: tuple[int, ...]
+
+
+def load_schema() -> dict:
+    """Return the configuration JSON schema as a dict."""
+    text = resources.files("seedcompare").joinpath("schemas/config.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _extend_with_defaults(validator_class):
+    """Return a validator class that also fills in ``default`` values of absent properties.
+
+    This is the recipe from the jsonschema FAQ; defaults are deep-copied so that a default
+    dict or list is never shared between two configs.
+    """
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultFillingValidator = _extend_with_defaults(jsonschema.Draft202012Validator)
+
+
+def _describe_error(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "enum":
+        allowed = ", ".join(repr(value) for value in error.validator_value)
+        return f"config key '{key}': {error.instance!r} is not allowed; allowed values: {allowed}"
+    if error.validator == "additionalProperties":
+        return f"config key '{key}': {error.message}; allowed keys: " + ", ".join(
+            sorted(schema.get("properties", {}))
+        )
+    if error.validator == "oneOf" and error.context:
+        reasons = "; or ".join(sorted({sub.message for sub in error.context}))
+        return f"config key '{key}': {error.instance!r} is invalid: {reasons}"
+    return f"config key '{key}': {error.message}"
+
+
+def validate_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``config`` against the schema and return a copy with every default filled in.
+
+    Raises
+    ------
+    ConfigError
+        With one line per problem, each naming the key and the allowed values.
+    """
+    config = copy.deepcopy(dict(config))
+    validator = _DefaultFillingValidator(load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(map(_describe_error, errors)))
+
+    has_seeds, has_file = "seeds" in config, "seeds_file" in config
+    if has_seeds == has_file:
+        raise ConfigError(
+            "config keys 'seeds' and 'seeds_file': give exactly one of them "
+            "(a list of corpus ids, the string 'all', or a TSV file with a 'seed' column)"
+        )
+    for name, method in config["methods"].items():
+        method.setdefault("label", name.capitalize())
+        if method["format"] != "jsalt" and method.get("absent_row_indexes", [-1]) != [-1]:
+            raise ConfigError(
+                f"config key 'methods.{name}.absent_row_indexes': only allowed with format 'jsalt'"
+            )
+        indexes = set(method.get("absent_row_indexes", []))
+        method["absent_row_indexes"] = sorted(indexes | {JSALT_ALWAYS_ABSENT_ROW_INDEX})
+    return config
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file and validate it (see :func:`validate_config`)."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from error
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {path} must contain a mapping of keys to values")
+    return validate_config(config)
+
+
+def method_specs(config: dict[str, Any]) -> list[MethodSpec]:
+    """Return the configured methods in config order (the first two are the table columns)."""
+    return [
+        MethodSpec(
+            name=name,
+            label=method["label"],
+            format=method["format"],
+            path=method["path"],
+            absent_row_indexes=tuple(method["absent_row_indexes"]),
+        )
+        for name, method in config["methods"].items()
+    ]

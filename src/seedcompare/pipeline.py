@@ -1,0 +1,117 @@
+"""One function per workflow stage: read the stage's input files, write its output files.
+
+The Snakemake rule scripts and the ``seedcompare`` command call these functions; nothing here
+knows about Snakemake. Output schemas are described in docs/outputs.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import MethodSpec
+from .corpus import (
+    empty_papers,
+    load_method_vectors,
+    read_papers,
+    read_prepared_vectors,
+    write_method_vectors,
+)
+from .scoring import align_method, score_seeds
+from .seeds import SEED_OK, read_seeds_file, resolve_seeds
+from .stats import aggregate_per_seed
+
+log = logging.getLogger(__name__)
+
+USABLE = "ok"
+
+
+def prepare_vectors(spec: MethodSpec, out_dir: str | Path) -> None:
+    """Vectors stage: read one method's source and write vectors.npy, ids.npy, missing.parquet."""
+    log.info("vectors %s: reading %s (%s)", spec.name, spec.path, spec.format)
+    write_method_vectors(load_method_vectors(spec), out_dir)
+    log.info("vectors %s: written to %s", spec.name, out_dir)
+
+
+def build_corpus(vector_dirs: dict[str, str], papers_source: dict | None,
+                 out_corpus: str | Path, out_papers: str | Path) -> None:
+    """Corpus stage: the corpus is every paper listed by at least one method's source.
+
+    Writes ``out_corpus`` (corpus_id, and per method ``status_<method>``: "ok" or why the
+    paper is missing) and ``out_papers`` (the papers table, normalized).
+    """
+    statuses = {}
+    for name, directory in vector_dirs.items():
+        method = read_prepared_vectors(directory)
+        statuses[name] = pd.concat([
+            pd.Series(USABLE, index=method.ids),
+            pd.Series(method.missing["reason"].to_numpy(), index=method.missing["corpus_id"].to_numpy()),
+        ])
+    corpus_ids = np.unique(np.concatenate([s.index.to_numpy(dtype=np.int64) for s in statuses.values()]))
+    corpus = pd.DataFrame({"corpus_id": corpus_ids})
+    for name, status in statuses.items():
+        corpus[f"status_{name}"] = status.reindex(corpus_ids).fillna("absent").astype("string").to_numpy()
+    Path(out_corpus).parent.mkdir(parents=True, exist_ok=True)
+    corpus.to_parquet(out_corpus, index=False)
+
+    if papers_source:
+        papers = read_papers(papers_source["path"], papers_source.get("format", "parquet"),
+                             papers_source.get("header_row", True))
+    else:
+        papers = empty_papers()
+    papers.to_parquet(out_papers, index=False)
+    with_metadata = int(np.isin(corpus_ids, papers["corpus_id"].to_numpy()).sum())
+    log.info("corpus: %d papers, %d with metadata", corpus_ids.size, with_metadata)
+
+
+def select_seeds(requested, seeds_file: str | None, corpus_path: str | Path, on_missing_seed: str,
+                 shard_size: int, out_path: str | Path) -> pd.DataFrame:
+    """Seeds stage: resolve the configured seeds and write the seeds table."""
+    corpus = pd.read_parquet(corpus_path)
+    if seeds_file is not None:
+        requested = read_seeds_file(seeds_file)
+    status_columns = [c for c in corpus.columns if c.startswith("status_")]
+    usable_everywhere = corpus.loc[(corpus[status_columns] == USABLE).all(axis=1), "corpus_id"]
+    seeds = resolve_seeds(requested, corpus["corpus_id"].to_numpy(), usable_everywhere.to_numpy(),
+                          on_missing_seed, shard_size)
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    seeds.to_parquet(out_path, index=False)
+    return seeds
+
+
+def shard_ids(seeds_path: str | Path) -> list[int]:
+    """Return the shard numbers present in the seeds table."""
+    seeds = pd.read_parquet(seeds_path)
+    return sorted(int(s) for s in seeds["shard"].dropna().unique())
+
+
+def score_shard(seeds_path, shard: int, corpus_path, papers_path, vector_dirs: dict[str, str],
+                k: int, out_scores, out_per_seed) -> None:
+    """Scores stage: score the seeds of one shard under every method."""
+    seeds = pd.read_parquet(seeds_path)
+    seed_ids = seeds.loc[(seeds["status"] == SEED_OK) & (seeds["shard"] == shard), "seed"].to_numpy()
+    corpus_ids = pd.read_parquet(corpus_path, columns=["corpus_id"])["corpus_id"].to_numpy(np.int64)
+    papers = pd.read_parquet(papers_path)
+    methods = [align_method(name, read_prepared_vectors(d), corpus_ids) for name, d in vector_dirs.items()]
+    log.info("shard %d: scoring %d seeds over %d papers, k=%d", shard, seed_ids.size, corpus_ids.size, k)
+    scores, per_seed = score_seeds(seed_ids, corpus_ids, methods, papers, k)
+    for path in (out_scores, out_per_seed):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    scores.to_parquet(out_scores, index=False)
+    per_seed.to_parquet(out_per_seed, index=False)
+    failed = int((per_seed["status"] == "failed").sum())
+    log.info("shard %d: done, %d score rows, %d failed seed-pair rows", shard, len(scores), failed)
+
+
+def summarize(per_seed_paths: list[str], out_per_seed, out_aggregate, n_resamples: int = 9999,
+              confidence_level: float = 0.95, random_seed: int = 0) -> None:
+    """Summary stage: concatenate per-shard statistics and aggregate them over seeds."""
+    per_seed = pd.concat([pd.read_parquet(p) for p in per_seed_paths], ignore_index=True)
+    Path(out_per_seed).parent.mkdir(parents=True, exist_ok=True)
+    per_seed.to_parquet(out_per_seed, index=False)
+    aggregate = aggregate_per_seed(per_seed, n_resamples, confidence_level, random_seed)
+    aggregate.to_parquet(out_aggregate, index=False)
+    log.info("summary: %d seed-pair rows, %d ok", len(per_seed), int((per_seed["status"] == "ok").sum()))

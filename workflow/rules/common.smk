@@ -1,0 +1,78 @@
+# Configuration checks and the helpers every rule file uses.
+from snakemake.exceptions import WorkflowError
+
+from seedcompare.config import ConfigError, method_specs, validate_config
+from seedcompare.pipeline import shard_ids
+
+try:
+    config.update(validate_config(config))
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+RESULTS = config["results_dir"].rstrip("/")
+LOGS = config["logs_dir"].rstrip("/")
+METHODS = method_specs(config)
+METHOD_NAMES = [method.name for method in METHODS]
+METHOD_LABELS = [method.label for method in METHODS]
+METHOD_BY_NAME = {method.name: method for method in METHODS}
+# The report carries a "synthetic data" banner when any input comes from the demo generator.
+USES_DEMO_DATA = any(
+    path.startswith(f"{RESULTS}/demo/")
+    for path in [m.path for m in METHODS]
+    + [(config.get("papers") or {}).get("path", ""), config.get("seeds_file", "")]
+)
+
+
+wildcard_constraints:
+    method="|".join(METHOD_NAMES),
+    shard=r"\d{5}",
+
+
+def vector_source_files(wildcards):
+    """Input files of one method's vector source."""
+    method = METHOD_BY_NAME[wildcards.method]
+    if method.format == "npy":
+        return [f"{method.path}/vectors.npy", f"{method.path}/ids.npy"]
+    return [method.path]
+
+
+def prepared_vector_files():
+    """Every method's prepared vectors, ids and missing list (the vectors stage outputs)."""
+    return expand(
+        "{results}/vectors/{method}/{file}",
+        results=RESULTS,
+        method=METHOD_NAMES,
+        file=["vectors.npy", "ids.npy", "missing.parquet"],
+    )
+
+
+def prepared_vector_dirs():
+    """Mapping method name -> prepared vectors folder, in config order."""
+    return {name: f"{RESULTS}/vectors/{name}" for name in METHOD_NAMES}
+
+
+def papers_source_files():
+    """The configured papers table, or nothing when no metadata is configured."""
+    papers = config.get("papers")
+    return [papers["path"]] if papers else []
+
+
+def seeds_source_files():
+    """The configured seeds file, or nothing when seeds are listed in the config."""
+    return [config["seeds_file"]] if "seeds_file" in config else []
+
+
+def shard_outputs(pattern):
+    """Expand ``pattern`` over the shards of the seeds checkpoint."""
+    seeds_table = checkpoints.seeds.get().output.seeds
+    return expand(pattern, shard=[f"{shard:05d}" for shard in shard_ids(seeds_table)])
+
+
+def final_outputs():
+    """Targets of ``rule all``."""
+    return [
+        f"{RESULTS}/summary/per_seed.parquet",
+        f"{RESULTS}/summary/aggregate.parquet",
+        f"{RESULTS}/index.html",
+        f"{RESULTS}/report.html",
+    ]

@@ -1,0 +1,65 @@
+# Tables and report stage: one HTML table per seed, the index page and the summary report.
+
+
+rule tables:
+    input:
+        scores=f"{RESULTS}/scores/shard-{{shard}}.parquet",
+    output:
+        # The per-seed files <seed>.html are written beside this manifest of the shard.
+        manifest=f"{RESULTS}/tables/_shards/shard-{{shard}}.tsv",
+    params:
+        methods=METHOD_NAMES,
+        labels=METHOD_LABELS,
+        tables_dir=f"{RESULTS}/tables",
+    log:
+        f"{LOGS}/tables/shard-{{shard}}.log",
+    threads: 1
+    conda:
+        "../envs/seedcompare.yaml"
+    script:
+        "../../scripts/tables.py"
+
+
+rule index:
+    input:
+        per_seed=f"{RESULTS}/summary/per_seed.parquet",
+        seeds=f"{RESULTS}/seeds/seeds.parquet",
+        manifests=lambda wildcards: shard_outputs(
+            f"{RESULTS}/tables/_shards/shard-{{shard}}.tsv"
+        ),
+    output:
+        index=f"{RESULTS}/index.html",
+    params:
+        methods=METHOD_NAMES,
+        labels=METHOD_LABELS,
+        k=config["k"],
+        synthetic=USES_DEMO_DATA,
+    log:
+        f"{LOGS}/index/index.log",
+    threads: 1
+    conda:
+        "../envs/seedcompare.yaml"
+    script:
+        "../../scripts/index.py"
+
+
+rule report:
+    input:
+        per_seed=f"{RESULTS}/summary/per_seed.parquet",
+        aggregate=f"{RESULTS}/summary/aggregate.parquet",
+        seeds=f"{RESULTS}/seeds/seeds.parquet",
+    output:
+        report=f"{RESULTS}/report.html",
+    params:
+        methods=METHOD_NAMES,
+        labels=METHOD_LABELS,
+        k=config["k"],
+        confidence_level=config["bootstrap"]["confidence_level"],
+        synthetic=USES_DEMO_DATA,
+    log:
+        f"{LOGS}/report/report.log",
+    threads: 1
+    conda:
+        "../envs/seedcompare.yaml"
+    script:
+        "../../scripts/report.py"

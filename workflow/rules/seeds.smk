@@ -1,0 +1,22 @@
+# Seeds stage: deduplicate, check against the corpus, split into shards. A checkpoint, because
+# the number of shards is known only once the corpus is read (for example with `seeds: all`).
+
+
+checkpoint seeds:
+    input:
+        corpus=f"{RESULTS}/corpus/corpus.parquet",
+        seeds_file=seeds_source_files(),
+    output:
+        seeds=f"{RESULTS}/seeds/seeds.parquet",
+    params:
+        seeds=config.get("seeds"),
+        seeds_file=config.get("seeds_file"),
+        on_missing_seed=config["on_missing_seed"],
+        shard_size=config["shard_size"],
+    log:
+        f"{LOGS}/seeds/seeds.log",
+    threads: 1
+    conda:
+        "../envs/seedcompare.yaml"
+    script:
+        "../../scripts/seeds.py"
