@@ -5,7 +5,11 @@ from snakemake.utils import min_version
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# The demo config is the default; a config given with --configfile replaces it instead of
+# being merged into it, so that keys of the demo (seeds_file, papers) do not leak into a run.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

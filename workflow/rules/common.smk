@@ -1,4 +1,6 @@
 # Configuration checks and the helpers every rule file uses.
+import os
+
 from snakemake.exceptions import WorkflowError
 
 from seedcompare.config import ConfigError, method_specs, validate_config

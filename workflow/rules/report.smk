@@ -10,7 +10,7 @@ rule tables:
     params:
         methods=METHOD_NAMES,
         labels=METHOD_LABELS,
-        tables_dir=f"{RESULTS}/tables",
+        tables_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output.manifest)),
     log:
         f"{LOGS}/tables/shard-{{shard}}.log",
     threads: 1

@@ -10,7 +10,7 @@ checkpoint seeds:
         seeds=f"{RESULTS}/seeds/seeds.parquet",
     params:
         seeds=config.get("seeds"),
-        seeds_file=config.get("seeds_file"),
+        seeds_file=lambda wildcards, input: input.seeds_file[0] if input.seeds_file else None,
         on_missing_seed=config["on_missing_seed"],
         shard_size=config["shard_size"],
     log:
