@@ -1,7 +1,7 @@
 """One function per workflow stage: read the stage's input files, write its output files.
 
 The Snakemake rule scripts and the ``seedcompare`` command call these functions; nothing here
-knows about Snakemake. Output schemas are described in docs/outputs.md.
+depends on Snakemake. Output schemas are described in docs/outputs.md.
 """
 
 from __future__ import annotations

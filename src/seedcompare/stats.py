@@ -115,7 +115,7 @@ def rank_correlation(x: np.ndarray, y: np.ndarray) -> Correlation:
     Correlation
         ``n`` is the number of rows with both scores. With fewer than 3 such rows, or when
         either side is constant (the correlation is undefined), both coefficients are NaN and
-        ``reason`` says why; otherwise ``reason`` is None. Ties get average ranks (Spearman)
+        ``reason`` gives the cause; otherwise ``reason`` is None. Ties get average ranks (Spearman)
         and the tau-b correction (Kendall), as in scipy.stats.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -135,9 +135,9 @@ def bootstrap_mean_ci(values, n_resamples: int = 9999, confidence_level: float =
                       random_seed: int = 0) -> tuple[float, float]:
     """Return a bootstrap confidence interval of the mean (BCa, scipy.stats.bootstrap).
 
-    NaN values are dropped first. With fewer than 2 values the interval is (NaN, NaN); when
-    every value is equal the interval is that value on both ends (the bootstrap distribution
-    is degenerate and BCa is undefined).
+    NaN values are dropped first. With fewer than 2 values the interval is (NaN, NaN). When
+    every value is equal, BCa is undefined because the bootstrap distribution is degenerate,
+    so the interval is that value on both ends.
     """
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)]
