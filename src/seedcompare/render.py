@@ -122,7 +122,7 @@ def render_index(per_seed_path, seeds_path, manifest_paths, methods, labels, k: 
     log.info("index: %d seeds written to %s", len(entries), out_path)
 
 
-def render_report(per_seed_path, aggregate_path, seeds_path, methods, labels, k: int,
+def render_report(per_seed_path, aggregate_path, seeds_path, corpus_path, methods, labels, k: int,
                   confidence_level: float, out_path, synthetic: bool) -> None:
     """Write the summary report: aggregates, plots, the selection-effect note, problem seeds."""
     per_seed = pd.read_parquet(per_seed_path)
@@ -156,6 +156,7 @@ def render_report(per_seed_path, aggregate_path, seeds_path, methods, labels, k:
     n_scored = int((seeds["status"] == "ok").sum())
     html = _environment.get_template("report.html.j2").render(
         pairs=pairs, problems=problems, k=k, n_scored=n_scored,
+        n_corpus=len(pd.read_parquet(corpus_path, columns=["corpus_id"])),
         n_problem=len({p["seed"] for p in problems}), confidence_level=confidence_level,
         synthetic=synthetic)
     Path(out_path).write_text(html, encoding="utf-8")

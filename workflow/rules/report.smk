@@ -48,6 +48,7 @@ rule report:
         per_seed=f"{RESULTS}/summary/per_seed.parquet",
         aggregate=f"{RESULTS}/summary/aggregate.parquet",
         seeds=f"{RESULTS}/seeds/seeds.parquet",
+        corpus=f"{RESULTS}/corpus/corpus.parquet",
     output:
         report=f"{RESULTS}/report.html",
     params:
