@@ -72,6 +72,18 @@ def _open_text(path: Path):
     return open(path, "rt", encoding="utf-8")
 
 
+def _parse_dump_line(path: Path, line_number: int, fields: list[str]):
+    if len(fields) < 3:
+        raise InputDataError(
+            f"{path}:{line_number}: malformed line, expected "
+            f"'corpusId rowIndex v1 ... vd', found {len(fields)} field(s)"
+        )
+    try:
+        return int(fields[0]), int(fields[1]), np.array(fields[2:], dtype=np.float32)
+    except ValueError as error:
+        raise InputDataError(f"{path}:{line_number}: malformed line: {error}") from error
+
+
 def read_jsalt_dump(path: str | Path, absent_row_indexes=(-1,)):
     """Parse a JSALT vector dump.
 
@@ -98,41 +110,32 @@ def read_jsalt_dump(path: str | Path, absent_row_indexes=(-1,)):
     first_line_of_id: dict[int, int] = {}
     dim = None
     try:
-        handle = _open_text(path)
-    except OSError as error:
-        raise InputDataError(f"cannot read vector dump {path}: {error.strerror}") from error
-    with handle:
-        for line_number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) < 3:
-                raise InputDataError(
-                    f"{path}:{line_number}: malformed line, expected "
-                    f"'corpusId rowIndex v1 ... vd', found {len(fields)} field(s)"
-                )
-            try:
-                corpus_id = int(fields[0])
-                row_index = int(fields[1])
-                vector = np.array(fields[2:], dtype=np.float32)
-            except ValueError as error:
-                raise InputDataError(f"{path}:{line_number}: malformed line: {error}") from error
-            if dim is None:
-                dim = vector.size
-            elif vector.size != dim:
-                raise InputDataError(
-                    f"{path}:{line_number}: dimension mismatch, {vector.size} values "
-                    f"but the first line has {dim}"
-                )
-            if corpus_id in first_line_of_id:
-                raise InputDataError(
-                    f"{path}:{line_number}: duplicate corpus id {corpus_id} "
-                    f"(first seen on line {first_line_of_id[corpus_id]})"
-                )
-            first_line_of_id[corpus_id] = line_number
-            ids.append(corpus_id)
-            rows.append(vector)
-            absent.append(row_index in absent_set)
+        with _open_text(path) as handle:
+            for line_number, line in enumerate(handle, start=1):
+                fields = line.split()
+                if not fields:
+                    continue
+                corpus_id, row_index, vector = _parse_dump_line(path, line_number, fields)
+                if dim is None:
+                    dim = vector.size
+                elif vector.size != dim:
+                    raise InputDataError(
+                        f"{path}:{line_number}: dimension mismatch, {vector.size} values "
+                        f"but the first line has {dim}"
+                    )
+                if corpus_id in first_line_of_id:
+                    raise InputDataError(
+                        f"{path}:{line_number}: duplicate corpus id {corpus_id} "
+                        f"(first seen on line {first_line_of_id[corpus_id]})"
+                    )
+                first_line_of_id[corpus_id] = line_number
+                ids.append(corpus_id)
+                rows.append(vector)
+                absent.append(row_index in absent_set)
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        # gzip raises EOFError for a truncated file and BadGzipFile (an OSError) for a corrupt one.
+        raise InputDataError(
+            f"cannot read vector dump {path} (after {len(ids)} vectors): {error}") from error
     if dim is None:
         raise InputDataError(f"{path}: vector dump contains no vectors")
     return (

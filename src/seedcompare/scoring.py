@@ -194,7 +194,10 @@ def score_seeds(seed_ids, corpus_ids: np.ndarray, methods: list[AlignedMethod],
     """
     names = [m.name for m in methods]
     frames, stat_rows = [], []
-    for seed_id in seed_ids:
+    progress_step = max(1, len(seed_ids) // 10)  # about ten progress lines per call
+    for done, seed_id in enumerate(seed_ids):
+        if done and done % progress_step == 0:
+            log.info("scored %d of %d seeds", done, len(seed_ids))
         seed_id = int(seed_id)
         seed_row = int(np.searchsorted(corpus_ids, seed_id))
         try:
