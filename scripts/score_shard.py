@@ -5,4 +5,5 @@ from seedcompare.pipeline import score_shard
 with logged_step(f"score_shard {snakemake.wildcards.shard}", snakemake.log[0]):
     score_shard(snakemake.input.seeds, int(snakemake.wildcards.shard), snakemake.input.corpus,
                 snakemake.input.papers, snakemake.params.vector_dirs, snakemake.params.k,
-                snakemake.output.scores, snakemake.output.per_seed)
+                snakemake.output.scores, snakemake.output.per_seed,
+                threads=snakemake.threads, **snakemake.params.scoring)

@@ -2,11 +2,13 @@
 
 Two vector formats are read:
 
-* ``npy``: ``<dir>/vectors.npy`` (float32, shape N x d, opened with memory mapping) and
+* ``npy``: ``<dir>/vectors.npy`` (float32 or float16, shape N x d, memory-mapped) and
   ``<dir>/ids.npy`` (int64 corpus ids, length N, in row order).
 * ``jsalt``: a text dump, gzip or plain, one paper per line: ``corpusId rowIndex v1 ... vd``.
   A rowIndex listed in ``absent_row_indexes`` (always -1) means the paper is not in that
   embedding, whatever vector the line carries.
+* ``jsalt_dir``: a JSALT embedding folder read through memory maps (see
+  :func:`read_jsalt_embedding_dir`).
 
 A paper is *missing* for a method when it is absent, or when its vector is all zeros or has a
 NaN or infinite component. Missing papers keep their corpus id (they are in the corpus and
@@ -151,7 +153,7 @@ def read_npy_vectors(directory: str | Path):
     Returns
     -------
     ids : int64 array, shape (n,)
-    vectors : float32 memmap, shape (n, d)
+    vectors : float32 or float16 memmap, shape (n, d)
 
     Raises
     ------
@@ -168,8 +170,8 @@ def read_npy_vectors(directory: str | Path):
         raise InputDataError(f"cannot read vectors in {directory}: {error}") from error
     if vectors.ndim != 2:
         raise InputDataError(f"{vectors_path}: expected a 2-d array, found shape {vectors.shape}")
-    if vectors.dtype != np.float32:
-        raise InputDataError(f"{vectors_path}: expected dtype float32, found {vectors.dtype}")
+    if vectors.dtype not in (np.float32, np.float16):
+        raise InputDataError(f"{vectors_path}: expected dtype float32 or float16, found {vectors.dtype}")
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
         raise InputDataError(f"{ids_path}: expected a 1-d integer array, found {ids.dtype} {ids.shape}")
     if ids.shape[0] != vectors.shape[0]:
@@ -184,38 +186,139 @@ def read_npy_vectors(directory: str | Path):
     return ids, vectors
 
 
-def load_method_vectors(spec: MethodSpec) -> MethodVectors:
-    """Read one method's source and split usable vectors from missing papers."""
+def read_jsalt_embedding_dir(directory: str | Path):
+    """Open a JSALT embedding folder through memory maps.
+
+    The folder holds ``embedding.f`` (float32, N x K, row-major, no header), ``record_size`` (a
+    text file whose first integer is K), ``map.old_to_new.i`` (int32, indexed by corpus id,
+    giving the row) and ``map.new_to_old.i`` (int32, row -> corpus id). A corpus id beyond the
+    map, or mapped to 0 or -1, is absent from the embedding, so only mapped ids are listed.
+
+    Returns
+    -------
+    ids : int64 array, shape (n,): corpus ids with a row, ascending.
+    vectors : float32 memmap, shape (N, K): the whole embedding.
+    rows : int64 array, shape (n,): the row of each id.
+
+    Raises
+    ------
+    InputDataError
+        When a file is missing, the sizes disagree, or a mapped row is outside the embedding.
+    """
+    directory = Path(directory)
+    paths = {name: directory / name for name in
+             ("embedding.f", "record_size", "map.old_to_new.i", "map.new_to_old.i")}
+    for path in paths.values():
+        if not path.is_file():
+            raise InputDataError(f"JSALT embedding folder {directory}: missing file {path.name}")
+    try:
+        dim = int(paths["record_size"].read_text().split()[0])
+    except (ValueError, IndexError) as error:
+        raise InputDataError(f"{paths['record_size']}: expected an integer record size") from error
+    size = paths["embedding.f"].stat().st_size
+    if dim <= 0 or size % (4 * dim):
+        raise InputDataError(
+            f"dimension mismatch: {paths['embedding.f']} has {size} bytes, not a multiple of "
+            f"4 x {dim} (record size from {paths['record_size']})")
+    n_rows = size // (4 * dim)
+    vectors = np.memmap(paths["embedding.f"], dtype=np.float32, mode="r", shape=(n_rows, dim))
+    old_to_new = np.memmap(paths["map.old_to_new.i"], dtype=np.int32, mode="r")
+    ids_parts, rows_parts = [], []
+    block = 1 << 22
+    for start in range(0, old_to_new.size, block):
+        chunk = np.asarray(old_to_new[start:start + block])
+        mapped = np.flatnonzero(chunk > 0)
+        ids_parts.append(mapped.astype(np.int64) + start)
+        rows_parts.append(chunk[mapped].astype(np.int64))
+    ids = np.concatenate(ids_parts) if ids_parts else np.empty(0, dtype=np.int64)
+    rows = np.concatenate(rows_parts) if rows_parts else np.empty(0, dtype=np.int64)
+    if rows.size and rows.max() >= n_rows:
+        bad = ids[rows >= n_rows][:5].tolist()
+        raise InputDataError(
+            f"{paths['map.old_to_new.i']}: corpus ids {bad} map to rows beyond the {n_rows} rows "
+            f"of {paths['embedding.f']}")
+    return ids, vectors, rows
+
+
+def open_vector_source(spec: MethodSpec):
+    """Open one method's vector source without loading the vectors.
+
+    Returns
+    -------
+    ids : int64 array, shape (n,): every corpus id the source lists.
+    vectors : array or memmap, shape (N, d).
+    rows : int64 array, shape (n,): the row of ``vectors`` of each id.
+    absent : bool array, shape (n,): ids the source marks as not in the embedding.
+    """
     if spec.format == "jsalt":
         ids, vectors, absent = read_jsalt_dump(spec.path, spec.absent_row_indexes)
+        rows = np.arange(ids.size, dtype=np.int64)
+    elif spec.format == "jsalt_dir":
+        ids, vectors, rows = read_jsalt_embedding_dir(spec.path)
+        absent = np.zeros(ids.size, dtype=bool)
     else:
         ids, vectors = read_npy_vectors(spec.path)
-        absent = np.zeros(ids.shape[0], dtype=bool)
+        rows = np.arange(ids.size, dtype=np.int64)
+        absent = np.zeros(ids.size, dtype=bool)
+    return ids, vectors, rows, absent
 
-    reason = np.full(ids.shape[0], "", dtype=object)
-    # Row-wise checks in blocks keep memory bounded for memory-mapped inputs.
-    block = 65536
-    for start in range(0, ids.shape[0], block):
-        chunk = np.asarray(vectors[start : start + block])
+
+def _missing_reasons(vectors, rows: np.ndarray, absent: np.ndarray, block_rows: int) -> np.ndarray:
+    """Return per id "" (usable), or why its vector is missing; reads ``block_rows`` at a time."""
+    reason = np.full(rows.size, "", dtype=object)
+    for start in range(0, rows.size, block_rows):
+        chunk = np.asarray(vectors[rows[start:start + block_rows]])
         nonfinite = ~np.isfinite(chunk).all(axis=1)
         zero = ~nonfinite & ~chunk.any(axis=1)
-        part = reason[start : start + block]
+        part = reason[start:start + block_rows]
         part[zero] = MISSING_ZERO
         part[nonfinite] = MISSING_NONFINITE
     reason[absent] = MISSING_ABSENT
+    return reason
 
+
+def _log_missing(name: str, n_listed: int, missing: pd.DataFrame) -> None:
+    counts = ", ".join(f"{k}={v}" for k, v in missing["reason"].value_counts().items()) or "none"
+    log.info("method %s: %d papers, %d usable, %d missing (%s)",
+             name, n_listed, n_listed - len(missing), len(missing), counts)
+
+
+def load_method_vectors(spec: MethodSpec, block_rows: int = 65536) -> MethodVectors:
+    """Read one method's source into memory and split usable vectors from missing papers."""
+    ids, vectors, rows, absent = open_vector_source(spec)
+    reason = _missing_reasons(vectors, rows, absent, block_rows)
     usable = reason == ""
     missing = pd.DataFrame({"corpus_id": ids[~usable], "reason": reason[~usable].astype(str)})
-    log.info(
-        "method %s: %d papers, %d usable, %d missing (%s)",
-        spec.name, ids.shape[0], int(usable.sum()), int((~usable).sum()),
-        ", ".join(f"{k}={v}" for k, v in missing["reason"].value_counts().items()) or "none",
-    )
-    return MethodVectors(
-        ids=ids[usable],
-        vectors=np.asarray(vectors[usable], dtype=np.float32),
-        missing=missing,
-    )
+    _log_missing(spec.name, ids.size, missing)
+    return MethodVectors(ids=ids[usable], vectors=np.asarray(vectors[rows[usable]], dtype=np.float32),
+                         missing=missing)
+
+
+def prepare_method_vectors(spec: MethodSpec, out_dir: str | Path, dtype: str = "float32",
+                           block_rows: int = 65536) -> None:
+    """Stream one method's usable vectors into ``out_dir`` in the prepared format.
+
+    Writes ``vectors.npy`` (``dtype``, usable rows only), ``ids.npy`` (int64) and
+    ``missing.parquet`` (corpus_id, reason). Memory is bounded by ``block_rows`` rows, so a
+    memory-mapped source of any size can be prepared.
+    """
+    ids, vectors, rows, absent = open_vector_source(spec)
+    reason = _missing_reasons(vectors, rows, absent, block_rows)
+    usable = np.flatnonzero(reason == "")
+    missing = pd.DataFrame({"corpus_id": ids[reason != ""], "reason": reason[reason != ""].astype(str)})
+    _log_missing(spec.name, ids.size, missing)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = np.lib.format.open_memmap(out_dir / "vectors.npy", mode="w+", dtype=np.dtype(dtype),
+                                       shape=(usable.size, vectors.shape[1]))
+    for start in range(0, usable.size, block_rows):
+        chosen = usable[start:start + block_rows]
+        output[start:start + chosen.size] = np.asarray(vectors[rows[chosen]], dtype=np.float32)
+    output.flush()
+    del output
+    np.save(out_dir / "ids.npy", ids[usable])
+    missing.to_parquet(out_dir / "missing.parquet", index=False)
 
 
 def write_method_vectors(method: MethodVectors, out_dir: str | Path) -> None:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from .config import MethodSpec
 from .corpus import (
     empty_papers,
-    load_method_vectors,
+    prepare_method_vectors,
     read_papers,
     read_prepared_vectors,
-    write_method_vectors,
 )
 from .scoring import align_method, score_seeds
 from .seeds import SEED_OK, read_seeds_file, resolve_seeds
@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 USABLE = "ok"
 
 
-def prepare_vectors(spec: MethodSpec, out_dir: str | Path) -> None:
+def prepare_vectors(spec: MethodSpec, out_dir: str | Path, vector_dtype: str = "float32",
+                    block_rows: int = 65536) -> None:
     """Vectors stage: read one method's source and write vectors.npy, ids.npy, missing.parquet."""
     log.info("vectors %s: reading %s (%s)", spec.name, spec.path, spec.format)
-    write_method_vectors(load_method_vectors(spec), out_dir)
+    prepare_method_vectors(spec, out_dir, vector_dtype, block_rows)
     log.info("vectors %s: written to %s", spec.name, out_dir)
 
 
@@ -89,15 +90,21 @@ def shard_ids(seeds_path: str | Path) -> list[int]:
 
 
 def score_shard(seeds_path, shard: int, corpus_path, papers_path, vector_dirs: dict[str, str],
-                k: int, out_scores, out_per_seed) -> None:
-    """Scores stage: score the seeds of one shard under every method."""
+                k: int, out_scores, out_per_seed, pool_statistics: bool = True, seed_batch: int = 32,
+                block_rows: int = 65536, threads: int = 1) -> None:
+    """Scores stage: score the seeds of one shard under every method, on ``threads`` BLAS threads."""
     seeds = pd.read_parquet(seeds_path)
     seed_ids = seeds.loc[(seeds["status"] == SEED_OK) & (seeds["shard"] == shard), "seed"].to_numpy()
     corpus_ids = pd.read_parquet(corpus_path, columns=["corpus_id"])["corpus_id"].to_numpy(np.int64)
     papers = pd.read_parquet(papers_path)
-    methods = [align_method(name, read_prepared_vectors(d), corpus_ids) for name, d in vector_dirs.items()]
-    log.info("shard %d: scoring %d seeds over %d papers, k=%d", shard, seed_ids.size, corpus_ids.size, k)
-    scores, per_seed = score_seeds(seed_ids, corpus_ids, methods, papers, k)
+    methods = [align_method(name, read_prepared_vectors(d), corpus_ids, block_rows)
+               for name, d in vector_dirs.items()]
+    log.info("shard %d: scoring %d seeds over %d papers, k=%d, pool statistics %s",
+             shard, seed_ids.size, corpus_ids.size, k, "on" if pool_statistics else "off")
+    with threadpool_limits(limits=threads):
+        scores, per_seed = score_seeds(seed_ids, corpus_ids, methods, papers, k,
+                                       pool_statistics=pool_statistics, seed_batch=seed_batch,
+                                       block_rows=block_rows)
     for path in (out_scores, out_per_seed):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     scores.to_parquet(out_scores, index=False)

@@ -1,7 +1,7 @@
 """Score every candidate of each seed under every method, and compute the per-seed statistics.
 
 For a seed s and a method m, score_m(s, c) is the cosine between the two vectors of m, computed
-in float64. The candidate pool of the local backend is every corpus paper except the seed.
+in float64 and rounded to 12 decimals (so that duplicate vectors tie exactly). The candidate pool of the local backend is every corpus paper except the seed.
 A paper without a usable vector in m has score NaN: it is never ranked or selected, and it is
 counted in ``missing_<m>``.
 """
@@ -18,35 +18,40 @@ import pandas as pd
 from .corpus import MethodVectors
 from .stats import (
     STATISTICS,
+    Correlation,
     overlap_and_jaccard,
     rank_correlation,
     ranks_of,
     top_k,
 )
+from .topk import DEFAULT_BLOCK_ROWS, block_ranks, block_top_k, exact_cosines, round_scores, row_norms
 
 log = logging.getLogger(__name__)
 
 STATUS_OK = "ok"
 STATUS_SEED_MISSING = "seed_missing"
 STATUS_FAILED = "failed"
+POOL_STATISTICS_OFF = "pool statistics are off (scoring.pool_statistics: false)"
 
 
 @dataclass
 class AlignedMethod:
     """One method's usable vectors mapped onto the corpus rows.
 
-    ``corpus_rows[i]`` is the corpus row of vector i; ``row_of_corpus[j]`` is the vector row of
+    ``corpus_rows[i]`` is the corpus row of vector i. ``row_of_corpus[j]`` is the vector row of
     corpus row j, or -1 where the paper is missing for the method.
     """
 
     name: str
-    vectors: np.ndarray  # float32, shape (n_usable, d)
+    vectors: np.ndarray  # float32 or float16, shape (n_usable, d), possibly memory-mapped
     norms: np.ndarray  # float64, shape (n_usable,)
     corpus_rows: np.ndarray  # int64, shape (n_usable,)
     row_of_corpus: np.ndarray  # int64, shape (n_corpus,)
+    ids: np.ndarray  # int64, shape (n_usable,): corpus ids of the vectors
 
 
-def align_method(name: str, method: MethodVectors, corpus_ids: np.ndarray) -> AlignedMethod:
+def align_method(name: str, method: MethodVectors, corpus_ids: np.ndarray,
+                 block_rows: int = DEFAULT_BLOCK_ROWS) -> AlignedMethod:
     """Map ``method``'s usable vectors onto ``corpus_ids`` (sorted, unique int64)."""
     corpus_rows = np.searchsorted(corpus_ids, method.ids)
     if method.ids.size and (corpus_rows.max() >= corpus_ids.size
@@ -54,12 +59,30 @@ def align_method(name: str, method: MethodVectors, corpus_ids: np.ndarray) -> Al
         raise ValueError(f"method {name}: some vector ids are not in the corpus id list")
     row_of_corpus = np.full(corpus_ids.size, -1, dtype=np.int64)
     row_of_corpus[corpus_rows] = np.arange(method.ids.size)
-    norms = np.empty(method.ids.size, dtype=np.float64)
-    block = 65536
-    for start in range(0, method.ids.size, block):
-        chunk = np.asarray(method.vectors[start:start + block], dtype=np.float64)
-        norms[start:start + block] = np.linalg.norm(chunk, axis=1)
-    return AlignedMethod(name, method.vectors, norms, corpus_rows.astype(np.int64), row_of_corpus)
+    return AlignedMethod(name, method.vectors, row_norms(method.vectors, block_rows),
+                         corpus_rows.astype(np.int64), row_of_corpus, method.ids)
+
+
+def cosine_score_matrix(method: AlignedMethod, seed_rows: np.ndarray, n_corpus: int,
+                        block_rows: int = DEFAULT_BLOCK_ROWS) -> np.ndarray:
+    """Return float64 cosines of the corpus papers ``seed_rows`` against every corpus paper.
+
+    Returns an array of shape (len(seed_rows), n_corpus), NaN where either paper is missing
+    for the method. Memory: 8 x len(seed_rows) x n_corpus bytes.
+    """
+    scores = np.full((len(seed_rows), n_corpus), np.nan)
+    vector_rows = method.row_of_corpus[seed_rows]
+    present = np.flatnonzero(vector_rows >= 0)
+    if present.size == 0:
+        return scores
+    seeds = np.asarray(method.vectors[vector_rows[present]], dtype=np.float64)
+    seed_norms = method.norms[vector_rows[present]]
+    for start in range(0, method.corpus_rows.size, block_rows):
+        chunk = np.asarray(method.vectors[start:start + block_rows], dtype=np.float64)
+        stop = start + chunk.shape[0]
+        cosines = round_scores((seeds @ chunk.T) / np.outer(seed_norms, method.norms[start:stop]))
+        scores[np.ix_(present, method.corpus_rows[start:stop])] = cosines
+    return scores
 
 
 def cosine_scores(method: AlignedMethod, seed_row: int, n_corpus: int) -> np.ndarray:
@@ -67,24 +90,98 @@ def cosine_scores(method: AlignedMethod, seed_row: int, n_corpus: int) -> np.nda
 
     Shape (n_corpus,); NaN where either paper is missing for the method.
     """
-    scores = np.full(n_corpus, np.nan)
-    vector_row = method.row_of_corpus[seed_row]
-    if vector_row < 0:
+    return cosine_score_matrix(method, np.array([seed_row]), n_corpus)[0]
+
+
+class SeedMethodScores:
+    """One seed's scores under one method: its top-k, and scores and ranks on request.
+
+    With ``full`` scores (shape (n_corpus,), NaN for missing papers and the seed) everything is
+    read from that array. Without them (pool statistics off), scores of the requested papers
+    are computed exactly in float64 and ranks by a blocked counting pass over the corpus.
+    """
+
+    def __init__(self, method: AlignedMethod, seed_row: int, corpus_ids: np.ndarray,
+                 top: np.ndarray, full: np.ndarray | None, block_rows: int = DEFAULT_BLOCK_ROWS):
+        self.method = method
+        self.seed_row = seed_row
+        self.corpus_ids = corpus_ids
+        self.top = top
+        self.full = full
+        self.block_rows = block_rows
+        self.seed_vector_row = int(method.row_of_corpus[seed_row])
+
+    @property
+    def seed_present(self) -> bool:
+        return self.seed_vector_row >= 0
+
+    def scores_at(self, positions: np.ndarray) -> np.ndarray:
+        """Float64 cosines of the corpus rows ``positions``; NaN where missing."""
+        if self.full is not None:
+            return self.full[positions]
+        scores = np.full(len(positions), np.nan)
+        rows = self.method.row_of_corpus[positions]
+        valid = (rows >= 0) & self.seed_present & (positions != self.seed_row)
+        if valid.any():
+            seed = self.method.vectors[self.seed_vector_row]
+            scores[valid] = exact_cosines(self.method.vectors, self.method.norms, rows[valid], seed,
+                                          self.method.norms[self.seed_vector_row])
         return scores
-    seed_vector = np.asarray(method.vectors[vector_row], dtype=np.float64)
-    block = 65536
-    for start in range(0, method.corpus_rows.size, block):
-        chunk = np.asarray(method.vectors[start:start + block], dtype=np.float64)
-        dots = chunk @ seed_vector
-        scores[method.corpus_rows[start:start + block]] = (
-            dots / (method.norms[start:start + block] * method.norms[vector_row])
-        )
-    return scores
+
+    def ranks_at(self, positions: np.ndarray) -> np.ndarray:
+        """1-based ranks of ``positions`` in the pool ordering; NaN where the score is NaN."""
+        if self.full is not None:
+            return ranks_of(self.full, self.corpus_ids, positions)
+        scores = self.scores_at(positions)
+        ranks = np.full(len(positions), np.nan)
+        valid = ~np.isnan(scores)
+        if valid.any():
+            ranks[valid] = block_ranks(
+                self.method.vectors, self.method.ids, self.method.norms,
+                self.method.vectors[self.seed_vector_row], self.seed_vector_row,
+                self.method.row_of_corpus[positions[valid]], scores[valid], self.block_rows)
+        return ranks
 
 
-def _pair_statistics(seed_id, method_a, method_b, scores, tops, corpus_ids, seed_present):
+def method_scores_for_seeds(method: AlignedMethod, seed_rows: np.ndarray, corpus_ids: np.ndarray,
+                            k: int, pool_statistics: bool,
+                            block_rows: int = DEFAULT_BLOCK_ROWS) -> list[SeedMethodScores]:
+    """Score a batch of seeds (corpus rows) under one method.
+
+    With ``pool_statistics`` every pool score is computed in float64 (needed for the pool
+    correlations). Without, the top-k come from :func:`seedcompare.topk.block_top_k`, which
+    gives the same lists from float32 products in bounded memory.
+    """
+    n_corpus = corpus_ids.size
+    results = []
+    if pool_statistics:
+        matrix = cosine_score_matrix(method, seed_rows, n_corpus, block_rows)
+        for i, seed_row in enumerate(seed_rows):
+            full = matrix[i]
+            full[seed_row] = np.nan  # the seed is not its own candidate
+            results.append(SeedMethodScores(method, seed_row, corpus_ids,
+                                            top_k(full, corpus_ids, k), full, block_rows))
+        return results
+
+    vector_rows = method.row_of_corpus[seed_rows]
+    present = np.flatnonzero(vector_rows >= 0)
+    tops = {}
+    if present.size:
+        found = block_top_k(method.vectors, method.ids, method.vectors[vector_rows[present]], k,
+                            exclude_rows=vector_rows[present], norms=method.norms,
+                            block_rows=block_rows)
+        for i, rows in zip(present, found.rows):
+            tops[i] = method.corpus_rows[rows[rows >= 0]]
+    for i, seed_row in enumerate(seed_rows):
+        top = tops.get(i, np.empty(0, dtype=np.int64))
+        results.append(SeedMethodScores(method, seed_row, corpus_ids, top, None, block_rows))
+    return results
+
+
+def _pair_statistics(seed_id, view_a: SeedMethodScores, view_b: SeedMethodScores, corpus_ids):
+    method_a, method_b = view_a.method.name, view_b.method.name
     row = {"seed": seed_id, "method_a": method_a, "method_b": method_b}
-    missing_seed = [m for m in (method_a, method_b) if not seed_present[m]]
+    missing_seed = [view.method.name for view in (view_a, view_b) if not view.seed_present]
     if missing_seed:
         row["status"] = STATUS_SEED_MISSING
         row["status_detail"] = "seed has no usable vector in: " + ", ".join(missing_seed)
@@ -96,11 +193,13 @@ def _pair_statistics(seed_id, method_a, method_b, scores, tops, corpus_ids, seed
         row["union_reason"] = row["pool_reason"] = row["status_detail"]
         return row
 
-    top_a, top_b = corpus_ids[tops[method_a]], corpus_ids[tops[method_b]]
-    overlap, jaccard = overlap_and_jaccard(top_a, top_b)
-    union_rows = np.union1d(tops[method_a], tops[method_b])
-    union = rank_correlation(scores[method_a][union_rows], scores[method_b][union_rows])
-    pool = rank_correlation(scores[method_a], scores[method_b])
+    overlap, jaccard = overlap_and_jaccard(corpus_ids[view_a.top], corpus_ids[view_b.top])
+    union_rows = np.union1d(view_a.top, view_b.top)
+    union = rank_correlation(view_a.scores_at(union_rows), view_b.scores_at(union_rows))
+    if view_a.full is not None and view_b.full is not None:
+        pool = rank_correlation(view_a.full, view_b.full)
+    else:
+        pool = Correlation(np.nan, np.nan, 0, POOL_STATISTICS_OFF)
     row.update({
         "status": STATUS_OK,
         "status_detail": "",
@@ -119,36 +218,29 @@ def _pair_statistics(seed_id, method_a, method_b, scores, tops, corpus_ids, seed
     return row
 
 
-def score_seed(seed_id: int, seed_row: int, methods: list[AlignedMethod],
-               corpus_ids: np.ndarray, k: int):
-    """Score one seed.
+def score_seed(seed_id: int, views: list[SeedMethodScores], corpus_ids: np.ndarray):
+    """Build one seed's table rows and pair statistics from its per-method scores.
 
     Returns
     -------
     rows : DataFrame, one row per table row (the seed, then the union of the top-k lists in
         display order) with corpus_id, is_seed, table_row and per method the score, the rank in
-        the pool and the top-k flag; ``both`` is true when the paper is in every method's top-k
-        (for the seed row: when the seed has a vector in every method, as the tables show it).
+        the pool and the top-k flag. ``both`` is true when the paper is in every method's top-k,
+        and on the seed row when the seed has a vector in every method (as the tables show it).
     pair_rows : list of dicts, the statistics of each method pair (see :func:`_pair_statistics`).
     missing : dict method -> number of pool papers missing for it.
     """
-    n_corpus = corpus_ids.size
-    names = [m.name for m in methods]
-    scores, tops, seed_present, missing = {}, {}, {}, {}
-    for method in methods:
-        method_scores = cosine_scores(method, seed_row, n_corpus)
-        method_scores[seed_row] = np.nan  # the seed is not its own candidate
-        seed_present[method.name] = method.row_of_corpus[seed_row] >= 0
+    missing = {
         # Pool papers without a usable vector; the seed itself is not in the pool.
-        missing[method.name] = int((method.row_of_corpus < 0).sum()) - int(not seed_present[method.name])
-        scores[method.name] = method_scores
-        tops[method.name] = top_k(method_scores, corpus_ids, k)
+        view.method.name: int((view.method.row_of_corpus < 0).sum()) - int(not view.seed_present)
+        for view in views
+    }
 
     # Display order: each method's top-k in its own order, skipping rows already shown.
     display = []
     shown = set()
-    for name in names:
-        for position in tops[name].tolist():
+    for view in views:
+        for position in view.top.tolist():
             if position not in shown:
                 shown.add(position)
                 display.append(position)
@@ -161,71 +253,87 @@ def score_seed(seed_id: int, seed_row: int, methods: list[AlignedMethod],
         "table_row": np.arange(display.size + 1, dtype=np.int64),
     }
     both = np.ones(display.size, dtype=bool)
-    for name in names:
-        seed_score = 1.0 if seed_present[name] else np.nan
-        rows[name] = np.concatenate([[seed_score], scores[name][display]])
-        rows[f"rank_{name}"] = np.concatenate([[np.nan], ranks_of(scores[name], corpus_ids, display)])
-        in_top = np.isin(display, tops[name])
+    for view in views:
+        name = view.method.name
+        seed_score = 1.0 if view.seed_present else np.nan
+        rows[name] = np.concatenate([[seed_score], view.scores_at(display)])
+        rows[f"rank_{name}"] = np.concatenate([[np.nan], view.ranks_at(display)])
+        in_top = np.isin(display, view.top)
         rows[f"top_{name}"] = np.r_[False, in_top]
         both &= in_top
-    rows["both"] = np.r_[all(seed_present.values()), both]
+    rows["both"] = np.r_[all(view.seed_present for view in views), both]
     frame = pd.DataFrame(rows)
-    for name in names:
-        frame[f"rank_{name}"] = frame[f"rank_{name}"].astype("Int64")
+    for view in views:
+        frame[f"rank_{view.method.name}"] = frame[f"rank_{view.method.name}"].astype("Int64")
 
-    pair_rows = [
-        _pair_statistics(seed_id, a, b, scores, tops, corpus_ids, seed_present)
-        for a, b in itertools.combinations(names, 2)
-    ]
+    pair_rows = [_pair_statistics(seed_id, a, b, corpus_ids) for a, b in itertools.combinations(views, 2)]
     return frame, pair_rows, missing
 
 
 def score_seeds(seed_ids, corpus_ids: np.ndarray, methods: list[AlignedMethod],
-                papers: pd.DataFrame, k: int):
-    """Score a list of seeds (all in ``corpus_ids``) and attach paper metadata.
+                papers: pd.DataFrame, k: int, *, pool_statistics: bool = True,
+                seed_batch: int = 32, block_rows: int = DEFAULT_BLOCK_ROWS):
+    """Score a list of seeds and attach paper metadata.
+
+    Seeds are scored in batches of ``seed_batch`` (one matrix product per corpus block and
+    method). With ``pool_statistics`` memory is about 8 x seed_batch x n_corpus bytes per
+    method; without, it is bounded by ``block_rows`` and the pool correlations are NaN.
 
     Returns
     -------
     scores : DataFrame in the results/scores schema (docs/outputs.md).
     per_seed : DataFrame, one row per (seed, method pair), in the per_seed schema.
 
-    A seed whose scoring raises is logged and gets status "failed" with the error message;
-    the other seeds go on.
+    A seed that is not in the corpus, or whose scoring raises, is logged and gets status
+    "failed" with the error message; the other seeds go on.
     """
     names = [m.name for m in methods]
+    seed_ids = np.asarray(seed_ids, dtype=np.int64)
     frames, stat_rows = [], []
-    progress_step = max(1, len(seed_ids) // 10)  # about ten progress lines per call
-    for done, seed_id in enumerate(seed_ids):
-        if done and done % progress_step == 0:
-            log.info("scored %d of %d seeds", done, len(seed_ids))
-        seed_id = int(seed_id)
-        seed_row = int(np.searchsorted(corpus_ids, seed_id))
-        try:
-            if seed_row >= corpus_ids.size or corpus_ids[seed_row] != seed_id:
-                raise KeyError(f"seed {seed_id} is not in the corpus")
-            frame, pair_rows, missing = score_seed(seed_id, seed_row, methods, corpus_ids, k)
-        except Exception as error:  # one bad seed must not stop the shard
-            log.exception("seed %s: scoring failed", seed_id)
-            pair_rows = [
-                {"seed": seed_id, "method_a": a, "method_b": b, "status": STATUS_FAILED,
-                 "status_detail": f"{type(error).__name__}: {error}"}
-                for a, b in itertools.combinations(names, 2)
-            ]
+
+    def fail(seed_id, error):
+        stat_rows.extend(
+            {"seed": int(seed_id), "method_a": a, "method_b": b, "status": STATUS_FAILED,
+             "status_detail": f"{type(error).__name__}: {error}"}
+            for a, b in itertools.combinations(names, 2))
+
+    seed_rows = np.searchsorted(corpus_ids, seed_ids)
+    in_corpus = (seed_rows < corpus_ids.size) & (corpus_ids[np.minimum(seed_rows, corpus_ids.size - 1)] == seed_ids)
+    for seed_id in seed_ids[~in_corpus]:
+        log.error("seed %s: scoring failed: not in the corpus", seed_id)
+        fail(seed_id, KeyError(f"seed {seed_id} is not in the corpus"))
+    scored_ids, scored_rows = seed_ids[in_corpus], seed_rows[in_corpus]
+
+    done = 0
+    for start in range(0, scored_ids.size, seed_batch):
+        batch_ids = scored_ids[start:start + seed_batch]
+        batch_rows = scored_rows[start:start + seed_batch]
+        per_method = [method_scores_for_seeds(m, batch_rows, corpus_ids, k, pool_statistics, block_rows)
+                      for m in methods]
+        for i, seed_id in enumerate(batch_ids.tolist()):
+            try:
+                frame, pair_rows, missing = score_seed(seed_id, [views[i] for views in per_method], corpus_ids)
+            except Exception as error:  # one bad seed must not stop the shard
+                log.exception("seed %s: scoring failed", seed_id)
+                fail(seed_id, error)
+                continue
+            for row in pair_rows:
+                row["n_pool"] = int(corpus_ids.size - 1)
+                for name in names:
+                    row[f"missing_{name}"] = missing[name]
+            frames.append(frame)
             stat_rows.extend(pair_rows)
-            continue
-        for row in pair_rows:
-            row["n_pool"] = int(corpus_ids.size - 1)
-            for name in names:
-                row[f"missing_{name}"] = missing[name]
-        frames.append(frame)
-        stat_rows.extend(pair_rows)
+        done += batch_ids.size
+        log.info("scored %d of %d seeds", done, scored_ids.size)
 
     scores = pd.concat(frames, ignore_index=True) if frames else empty_scores(names)
     metadata = papers[["corpus_id", "paper_id", "title", "year", "citation_count"]]
     scores = scores.merge(metadata, on="corpus_id", how="left")
     scores = scores[score_columns(names)]
     per_seed = pd.DataFrame(stat_rows).reindex(columns=per_seed_columns(names))
-    return scores, normalize_per_seed_types(per_seed, names)
+    order = {seed: i for i, seed in enumerate(seed_ids.tolist())}
+    per_seed = per_seed.sort_values("seed", key=lambda column: column.map(order), kind="stable")
+    return scores, normalize_per_seed_types(per_seed.reset_index(drop=True), names)
 
 
 def score_columns(names: list[str]) -> list[str]:

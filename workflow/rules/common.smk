@@ -35,6 +35,9 @@ def vector_source_files(wildcards):
     method = METHOD_BY_NAME[wildcards.method]
     if method.format == "npy":
         return [f"{method.path}/vectors.npy", f"{method.path}/ids.npy"]
+    if method.format == "jsalt_dir":
+        names = ["embedding.f", "record_size", "map.old_to_new.i", "map.new_to_old.i"]
+        return [f"{method.path}/{name}" for name in names]
     return [method.path]
 
 

@@ -13,9 +13,13 @@ rule score_shard:
     params:
         vector_dirs=prepared_vector_dirs(),
         k=config["k"],
+        scoring=lambda wildcards: {
+            key: config["scoring"][key]
+            for key in ("pool_statistics", "seed_batch", "block_rows")
+        },
     log:
         f"{LOGS}/score_shard/shard-{{shard}}.log",
-    threads: 1
+    threads: 2
     conda:
         "../envs/seedcompare.yaml"
     script:

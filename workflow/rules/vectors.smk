@@ -10,6 +10,8 @@ rule vectors:
         missing=f"{RESULTS}/vectors/{{method}}/missing.parquet",
     params:
         method=lambda wildcards: METHOD_BY_NAME[wildcards.method],
+        vector_dtype=config["scoring"]["vector_dtype"],
+        block_rows=config["scoring"]["block_rows"],
     log:
         f"{LOGS}/vectors/{{method}}.log",
     threads: 1
