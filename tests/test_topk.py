@@ -170,3 +170,30 @@ def test_jsalt_dir_missing_file(tmp_path):
     (tmp_path / "emb" / "map.new_to_old.i").unlink()
     with pytest.raises(InputDataError, match="missing file map.new_to_old.i"):
         read_jsalt_embedding_dir(tmp_path / "emb")
+
+
+def test_topk_command_matches_direct(tmp_path):
+    from seedcompare.cli import main
+
+    rng = np.random.default_rng(9)
+    vectors, ids = _random_corpus(rng, 250, 10, duplicates=5)
+    vectors[7] = 0.0  # a zero vector is never a neighbour and cannot be a seed
+    (tmp_path / "emb").mkdir()
+    np.save(tmp_path / "emb" / "vectors.npy", vectors)
+    np.save(tmp_path / "emb" / "ids.npy", ids)
+    seeds = [int(ids[0]), int(ids[3]), int(ids[7])]
+    pd.DataFrame({"seed": seeds}).to_csv(tmp_path / "seeds.tsv", sep="\t", index=False)
+    code = main(["topk", "--embedding", str(tmp_path / "emb"), "--seeds", str(tmp_path / "seeds.tsv"),
+                 "-k", "6", "--out", str(tmp_path / "out.parquet"), "--block-rows", "40"])
+    assert code == 0
+    table = pd.read_parquet(tmp_path / "out.parquet")
+    assert sorted(table["seed"].unique().tolist()) == sorted(seeds[:2])
+
+    usable_rows = np.delete(np.arange(250), 7)
+    for seed_row in (0, 3):
+        query = int(np.searchsorted(usable_rows, seed_row))
+        expected_rows, scores = _direct(vectors[usable_rows], ids[usable_rows], query, 6)
+        rows = table[table["seed"] == ids[seed_row]].sort_values("rank")
+        assert rows["corpus_id"].tolist() == ids[usable_rows][expected_rows].tolist()
+        assert rows["rank"].tolist() == [1, 2, 3, 4, 5, 6]
+        assert np.allclose(rows["score"], scores[expected_rows], rtol=0, atol=1e-12)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,13 +148,62 @@ def read_jsalt_dump(path: str | Path, absent_row_indexes=(-1,)):
     )
 
 
+class NpyRowReader:
+    """Rows of a 2-d ``.npy`` file, read on demand.
+
+    A slice, or a contiguous increasing index array, is read with one ``os.pread`` into a new
+    array, so scanning a large file block by block keeps the process's resident memory at one
+    block (a memory map would keep every page it touched mapped). Other indexes go through a
+    read-only memory map. Indexing returns a read-only ndarray.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        with open(self.path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(handle)
+            else:
+                shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(handle)
+            self.offset = handle.tell()
+        if fortran_order or len(shape) != 2:
+            raise InputDataError(f"{self.path}: expected a C-ordered 2-d array, found shape {shape}")
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.ndim = 2
+        self._row_bytes = self.shape[1] * self.dtype.itemsize
+        self._memmap = None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _read_range(self, start: int, stop: int) -> np.ndarray:
+        count = max(0, stop - start)
+        with open(self.path, "rb") as handle:
+            data = os.pread(handle.fileno(), count * self._row_bytes, self.offset + start * self._row_bytes)
+        return np.frombuffer(data, dtype=self.dtype).reshape(count, self.shape[1])
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.shape[0])
+            if step == 1:
+                return self._read_range(start, stop)
+        elif isinstance(index, np.ndarray) and index.ndim == 1 and index.size > 1 \
+                and np.issubdtype(index.dtype, np.integer) and index[0] >= 0 \
+                and index[-1] - index[0] == index.size - 1 and (np.diff(index) == 1).all():
+            return self._read_range(int(index[0]), int(index[-1]) + 1)
+        if self._memmap is None:
+            self._memmap = np.load(self.path, mmap_mode="r")
+        return np.asarray(self._memmap[index])
+
+
 def read_npy_vectors(directory: str | Path):
     """Open ``vectors.npy`` (memory-mapped) and ``ids.npy`` from ``directory``.
 
     Returns
     -------
     ids : int64 array, shape (n,)
-    vectors : float32 or float16 memmap, shape (n, d)
+    vectors : NpyRowReader of float32 or float16 rows, shape (n, d)
 
     Raises
     ------
@@ -165,7 +215,7 @@ def read_npy_vectors(directory: str | Path):
     ids_path, vectors_path = directory / "ids.npy", directory / "vectors.npy"
     try:
         ids = np.load(ids_path)
-        vectors = np.load(vectors_path, mmap_mode="r")
+        vectors = NpyRowReader(vectors_path)
     except (OSError, ValueError) as error:
         raise InputDataError(f"cannot read vectors in {directory}: {error}") from error
     if vectors.ndim != 2:
