@@ -9,8 +9,9 @@ Exactness: float32 scores are only used to *select* candidates. The candidates a
 float64 exactly as :func:`seedcompare.scoring.cosine_scores` does (dot / (norm x norm), rounded
 to ``SCORE_DECIMALS`` decimals), and the
 result is checked against the float32 rounding bound: for unit vectors of dimension d, a float32
-dot product is off by at most gamma_d = d u / (1 - d u), u = 2**-24 (Higham, "Accuracy and
-Stability of Numerical Algorithms", 2nd ed., section 3.1). A row left out of the candidate list
+dot product is off by at most gamma_d = d u / (1 - d u), u = 2**-24 (the standard rounding
+bound of a floating-point inner product, as derived in Higham, "Accuracy and Stability of
+Numerical Algorithms"). A row left out of the candidate list
 cannot beat the k-th float64 score if that score exceeds the worst kept float32 score by more
 than twice the bound. Queries that fail this check (many near-equal scores) are recomputed by a
 full float64 pass, so the result always equals the float64 ordering: score descending, smaller
