@@ -21,11 +21,39 @@ def _check_config(arguments) -> int:
     return 0
 
 
+def _top_k(arguments) -> int:
+    from .seeds import read_seeds_file
+    from .topk import write_neighbours
+
+    seeds = read_seeds_file(arguments.seeds)
+    written = write_neighbours(arguments.embedding, seeds, arguments.k, arguments.out,
+                               block_rows=arguments.block_rows)
+    print(f"{arguments.out}: top-{arguments.k} neighbours of {written} seed(s)", file=sys.stderr)
+    return 0
+
+
+def _s2_mock(arguments) -> int:
+    from .s2_mock import run_mock_server
+
+    return run_mock_server(arguments.corpus, port=arguments.port, latency_ms=arguments.latency_ms,
+                           transient_fraction=arguments.transient_fraction)
+
+
 def _make_demo(arguments) -> int:
     from .demo import generate_demo
 
     generate_demo(arguments.out_dir, n_papers=arguments.papers, n_topics=arguments.topics,
                   n_seeds=arguments.seeds, random_seed=arguments.random_seed)
+    return 0
+
+
+def _import_tables(arguments) -> int:
+    from .legacy import MISSING_SENTINEL, import_tables, write_import
+
+    result = import_tables(arguments.directory,
+                           missing_sentinel=None if arguments.keep_minus_one else MISSING_SENTINEL)
+    write_import(result, arguments.out_dir, n_resamples=arguments.bootstrap_resamples)
+    print(result.summary.line)
     return 0
 
 
@@ -42,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("config", help="path to a YAML config file")
     check.set_defaults(run=_check_config)
 
+    topk = commands.add_parser(
+        "topk", help="write the exact cosine top-k neighbours of seeds in one embedding")
+    topk.add_argument("--embedding", required=True,
+                      help="folder with vectors.npy + ids.npy, or a JSALT folder with embedding.f")
+    topk.add_argument("--seeds", required=True, help="TSV file with a header row and a 'seed' column")
+    topk.add_argument("-k", type=int, default=10, help="neighbours per seed (default 10)")
+    topk.add_argument("--out", required=True, help="Parquet file to write: seed, corpus_id, score, rank")
+    topk.add_argument("--block-rows", type=int, default=16384,
+                      help="corpus rows read and multiplied at a time; bounds memory (default 16384)")
+    topk.set_defaults(run=_top_k)
+
     demo = commands.add_parser("make-demo", help="write the synthetic demo corpus to a folder")
     demo.add_argument("out_dir", help="folder to write papers.parquet, vectors, edges and seeds into")
     demo.add_argument("--papers", type=int, default=3000, help="number of papers (default 3000)")
@@ -49,6 +88,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seeds", type=int, default=200, help="number of seeds in seeds.tsv (default 200)")
     demo.add_argument("--random-seed", type=int, default=7, help="random seed (default 7)")
     demo.set_defaults(run=_make_demo)
+
+    legacy = commands.add_parser(
+        "import-tables", help="import existing per-seed HTML tables into Parquet scores and statistics")
+    legacy.add_argument("directory",
+                        help="folder searched recursively for <seed>.md or <seed>.html tables; "
+                             "the first subfolder of a table names its group")
+    legacy.add_argument("out_dir", help="folder to write scores/legacy.parquet and summary/ into")
+    legacy.add_argument("--keep-minus-one", action="store_true",
+                        help="keep scores of exactly -1.000000 as values; by default they are read "
+                             "as missing, the marker older table writers used for a paper without a vector")
+    legacy.add_argument("--bootstrap-resamples", type=int, default=9999,
+                        help="bootstrap resamples for the confidence intervals (default 9999)")
+    legacy.set_defaults(run=_import_tables)
+
+    mock = commands.add_parser(
+        "s2-mock", help="serve a local mock of the Semantic Scholar API on 127.0.0.1 (Ctrl-C stops)")
+    mock.add_argument("--port", type=int, default=8765,
+                      help="TCP port on 127.0.0.1; 0 picks a free one (default 8765)")
+    mock.add_argument("--corpus", default=None,
+                      help="demo corpus folder (from make-demo) to serve; default: generate one")
+    mock.add_argument("--latency-ms", type=float, default=0.0,
+                      help="delay added to every answer, in milliseconds (default 0)")
+    mock.add_argument("--transient-fraction", type=float, default=0.0,
+                      help="fraction of requests answered 503, seeded (default 0)")
+    mock.set_defaults(run=_s2_mock)
     return parser
 
 

@@ -18,6 +18,9 @@ import jsonschema
 import yaml
 
 JSALT_ALWAYS_ABSENT_ROW_INDEX = -1
+# Method names become score columns, so they must not collide with the other columns.
+RESERVED_METHOD_NAMES = {"seed", "corpus_id", "is_seed", "table_row", "paper_id", "title", "year",
+                         "citation_count", "both", "group"}
 
 
 class ConfigError(ValueError):
@@ -93,13 +96,30 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(map(_describe_error, errors)))
 
     has_seeds, has_file = "seeds" in config, "seeds_file" in config
+    if config["backend"] == "local" and isinstance(config.get("seeds"), list):
+        not_integers = [s for s in config["seeds"] if not isinstance(s, int)]
+        if not_integers:
+            raise ConfigError(f"config key 'seeds': the local backend takes integer corpus ids, "
+                              f"found {not_integers[:5]}")
     if has_seeds == has_file:
         raise ConfigError(
             "config keys 'seeds' and 'seeds_file': give exactly one of them "
             "(a list of corpus ids, the string 'all', or a TSV file with a 'seed' column)"
         )
+    if config["backend"] == "s2":
+        from .s2 import S2Settings  # imported here: the local backend does not need requests-cache
+
+        S2Settings.from_config(config["s2"])
     for name, method in config["methods"].items():
         method.setdefault("label", name.capitalize())
+        if name in RESERVED_METHOD_NAMES:
+            raise ConfigError(f"config key 'methods.{name}': the name {name!r} is reserved for an "
+                              f"output column; choose another name")
+        if method["format"] == "s2" and config["backend"] != "s2":
+            raise ConfigError(f"config key 'methods.{name}.format': 's2' needs backend: s2")
+        if method["format"] != "s2" and "path" not in method:
+            raise ConfigError(f"config key 'methods.{name}.path': required for format "
+                              f"{method['format']!r}")
         if method["format"] != "jsalt" and method.get("absent_row_indexes", [-1]) != [-1]:
             raise ConfigError(
                 f"config key 'methods.{name}.absent_row_indexes': only allowed with format 'jsalt'"
@@ -130,7 +150,7 @@ def method_specs(config: dict[str, Any]) -> list[MethodSpec]:
             name=name,
             label=method["label"],
             format=method["format"],
-            path=method["path"],
+            path=method.get("path", ""),
             absent_row_indexes=tuple(method["absent_row_indexes"]),
         )
         for name, method in config["methods"].items()
