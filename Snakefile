@@ -14,6 +14,7 @@ if not workflow.overwrite_configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
+include: "workflow/rules/s2.smk"
 include: "workflow/rules/vectors.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/seeds.smk"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,14 +21,17 @@ RULES_WITH_LOGS = ["make_demo", "vectors", "corpus", "seeds", "score_shard", "su
                    "index", "report"]
 
 
-def run_snakemake(workdir: Path, config: dict, *extra: str) -> subprocess.CompletedProcess:
-    """Run the repository's workflow in ``workdir`` with ``config`` written to a file there."""
+def run_snakemake(workdir: Path, config: dict, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the repository's workflow in ``workdir`` with ``config`` written to a file there.
+
+    ``extra`` arguments come last, so a later ``--cores`` overrides the default of 2.
+    """
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     return subprocess.run(
         [SNAKEMAKE, "--cores", "2", "--snakefile", str(REPO_ROOT / "Snakefile"),
          "--directory", str(workdir), "--configfile", str(config_path), *extra],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})},
     )
 
 

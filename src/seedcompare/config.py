@@ -110,6 +110,10 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         from .s2 import S2Settings  # imported here: the local backend does not need requests-cache
 
         S2Settings.from_config(config["s2"])
+        fetched = [name for name, method in config["methods"].items() if method["format"] == "s2"]
+        if len(fetched) > 1:
+            raise ConfigError(f"config key 'methods': only one method can use format 's2' (the "
+                              f"embedding named by s2.embedding), found {', '.join(fetched)}")
     for name, method in config["methods"].items():
         method.setdefault("label", name.capitalize())
         if name in RESERVED_METHOD_NAMES:

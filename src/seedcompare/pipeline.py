@@ -38,11 +38,14 @@ def prepare_vectors(spec: MethodSpec, out_dir: str | Path, vector_dtype: str = "
 
 
 def build_corpus(vector_dirs: dict[str, str], papers_source: dict | None,
-                 out_corpus: str | Path, out_papers: str | Path) -> None:
-    """Corpus stage: the corpus is every paper listed by at least one method's source.
+                 out_corpus: str | Path, out_papers: str | Path,
+                 corpus_ids: np.ndarray | None = None) -> None:
+    """Corpus stage: by default the corpus is every paper listed by at least one method's source.
 
-    Writes ``out_corpus`` (corpus_id, and per method ``status_<method>``: "ok" or why the
-    paper is missing) and ``out_papers`` (the papers table, normalized).
+    With ``corpus_ids`` (the S2 backend: seeds and their candidates) the corpus is exactly those
+    papers, and a paper no method lists is "absent" for every method. Writes ``out_corpus``
+    (corpus_id, and per method ``status_<method>``: "ok" or why the paper is missing) and
+    ``out_papers`` (the papers table, normalized).
     """
     statuses = {}
     for name, directory in vector_dirs.items():
@@ -51,7 +54,9 @@ def build_corpus(vector_dirs: dict[str, str], papers_source: dict | None,
             pd.Series(USABLE, index=method.ids),
             pd.Series(method.missing["reason"].to_numpy(), index=method.missing["corpus_id"].to_numpy()),
         ])
-    corpus_ids = np.unique(np.concatenate([s.index.to_numpy(dtype=np.int64) for s in statuses.values()]))
+    if corpus_ids is None:
+        corpus_ids = np.concatenate([s.index.to_numpy(dtype=np.int64) for s in statuses.values()])
+    corpus_ids = np.unique(np.asarray(corpus_ids, dtype=np.int64))
     corpus = pd.DataFrame({"corpus_id": corpus_ids})
     for name, status in statuses.items():
         corpus[f"status_{name}"] = status.reindex(corpus_ids).fillna("absent").astype("string").to_numpy()
@@ -66,6 +71,14 @@ def build_corpus(vector_dirs: dict[str, str], papers_source: dict | None,
     papers.to_parquet(out_papers, index=False)
     with_metadata = int(np.isin(corpus_ids, papers["corpus_id"].to_numpy()).sum())
     log.info("corpus: %d papers, %d with metadata", corpus_ids.size, with_metadata)
+
+
+def s2_corpus_ids(resolved_path, candidates_path) -> np.ndarray:
+    """Return the corpus of an S2 run: the resolved seeds and all their candidates."""
+    resolved = pd.read_parquet(resolved_path)
+    seeds = resolved.loc[resolved["status"] == "ok", "corpus_id"].astype("int64").to_numpy()
+    candidates = pd.read_parquet(candidates_path, columns=["corpus_id"])["corpus_id"].to_numpy(np.int64)
+    return np.unique(np.concatenate([seeds, candidates]))
 
 
 def select_seeds(requested, seeds_file: str | None, corpus_path: str | Path, on_missing_seed: str,
@@ -91,20 +104,30 @@ def shard_ids(seeds_path: str | Path) -> list[int]:
 
 def score_shard(seeds_path, shard: int, corpus_path, papers_path, vector_dirs: dict[str, str],
                 k: int, out_scores, out_per_seed, pool_statistics: bool = True, seed_batch: int = 32,
-                block_rows: int = 65536, threads: int = 1) -> None:
-    """Scores stage: score the seeds of one shard under every method, on ``threads`` BLAS threads."""
+                block_rows: int = 65536, threads: int = 1, candidates_path=None) -> None:
+    """Scores stage: score the seeds of one shard under every method, on ``threads`` BLAS threads.
+
+    With ``candidates_path`` (the S2 backend) each seed's pool is its fetched candidates;
+    otherwise it is every corpus paper except the seed.
+    """
     seeds = pd.read_parquet(seeds_path)
-    seed_ids = seeds.loc[(seeds["status"] == SEED_OK) & (seeds["shard"] == shard), "seed"].to_numpy()
+    chosen = (seeds["status"] == SEED_OK) & (seeds["shard"] == shard)
+    seed_ids = seeds.loc[chosen.fillna(False).astype(bool), "seed"].astype("int64").to_numpy()
     corpus_ids = pd.read_parquet(corpus_path, columns=["corpus_id"])["corpus_id"].to_numpy(np.int64)
     papers = pd.read_parquet(papers_path)
     methods = [align_method(name, read_prepared_vectors(d), corpus_ids, block_rows)
                for name, d in vector_dirs.items()]
     log.info("shard %d: scoring %d seeds over %d papers, k=%d, pool statistics %s",
              shard, seed_ids.size, corpus_ids.size, k, "on" if pool_statistics else "off")
+    pools = None
+    if candidates_path is not None:
+        from .s2_stages import candidate_pools
+
+        pools = candidate_pools(candidates_path, seed_ids)
     with threadpool_limits(limits=threads):
         scores, per_seed = score_seeds(seed_ids, corpus_ids, methods, papers, k,
                                        pool_statistics=pool_statistics, seed_batch=seed_batch,
-                                       block_rows=block_rows)
+                                       block_rows=block_rows, pools=pools)
     for path in (out_scores, out_per_seed):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     scores.to_parquet(out_scores, index=False)

@@ -104,8 +104,16 @@ def render_index(per_seed_path, seeds_path, manifest_paths, methods, labels, k: 
     manifest = pd.concat([pd.read_csv(p, sep="\t", dtype={"title": str}, keep_default_na=False)
                           for p in manifest_paths], ignore_index=True).set_index("seed")
     entries = []
-    for seed, seed_status in zip(seeds["seed"], seeds["status"]):
-        entry = {"seed": int(seed), "table": None, "title": "", "status": seed_status}
+    for seed, input_id, seed_status in zip(seeds["seed"], seeds["input_id"], seeds["status"]):
+        if pd.isna(seed):  # an S2 id that did not resolve to a paper
+            entry = {"seed": input_id, "table": None, "title": "", "status": seed_status}
+            for statistic in ("overlap", "jaccard", "spearman_union", "kendall_union",
+                              "spearman_pool", "kendall_pool"):
+                entry[statistic] = "NA"
+            entries.append(entry)
+            continue
+        seed = int(seed)
+        entry = {"seed": seed, "table": None, "title": "", "status": seed_status}
         if seed in manifest.index:
             entry["table"] = f"{tables_subdir}/{manifest.at[seed, 'table']}"
             entry["title"] = manifest.at[seed, "title"]
@@ -147,7 +155,8 @@ def render_report(per_seed_path, aggregate_path, seeds_path, corpus_path, method
             "correlation_png": plots.correlation_distributions_png(ok, title),
         })
 
-    problems = [{"seed": int(r.seed), "status": r.status, "detail": "not in the corpus"}
+    problems = [{"seed": r.input_id if pd.isna(r.seed) else int(r.seed), "status": r.status,
+                 "detail": r.reason}
                 for r in seeds[seeds["status"] != "ok"].itertuples(index=False)]
     not_ok = per_seed[per_seed["status"] != "ok"]
     for seed, rows in not_ok.groupby("seed", sort=False):

@@ -24,7 +24,15 @@ from .stats import (
     ranks_of,
     top_k,
 )
-from .topk import DEFAULT_BLOCK_ROWS, block_ranks, block_top_k, exact_cosines, round_scores, row_norms
+from .topk import (
+    DEFAULT_BLOCK_ROWS,
+    _RowSubset,
+    block_ranks,
+    block_top_k,
+    exact_cosines,
+    round_scores,
+    row_norms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +60,20 @@ class AlignedMethod:
 
 def align_method(name: str, method: MethodVectors, corpus_ids: np.ndarray,
                  block_rows: int = DEFAULT_BLOCK_ROWS) -> AlignedMethod:
-    """Map ``method``'s usable vectors onto ``corpus_ids`` (sorted, unique int64)."""
-    corpus_rows = np.searchsorted(corpus_ids, method.ids)
-    if method.ids.size and (corpus_rows.max() >= corpus_ids.size
-                            or not np.array_equal(corpus_ids[corpus_rows], method.ids)):
-        raise ValueError(f"method {name}: some vector ids are not in the corpus id list")
+    """Map ``method``'s usable vectors onto ``corpus_ids`` (sorted, unique int64).
+
+    Vectors of papers outside the corpus are left out (the S2 backend's corpus is only the
+    seeds and their candidates, while a precomputed embedding may list many more papers).
+    """
+    vectors, ids = method.vectors, method.ids
+    in_corpus = np.isin(ids, corpus_ids)
+    if not in_corpus.all():
+        kept = np.flatnonzero(in_corpus)
+        vectors, ids = _RowSubset(vectors, kept), ids[kept]
+    corpus_rows = np.searchsorted(corpus_ids, ids).astype(np.int64)
     row_of_corpus = np.full(corpus_ids.size, -1, dtype=np.int64)
-    row_of_corpus[corpus_rows] = np.arange(method.ids.size)
-    return AlignedMethod(name, method.vectors, row_norms(method.vectors, block_rows),
-                         corpus_rows.astype(np.int64), row_of_corpus, method.ids)
+    row_of_corpus[corpus_rows] = np.arange(ids.size)
+    return AlignedMethod(name, vectors, row_norms(vectors, block_rows), corpus_rows, row_of_corpus, ids)
 
 
 def cosine_score_matrix(method: AlignedMethod, seed_rows: np.ndarray, n_corpus: int,
@@ -144,20 +157,26 @@ class SeedMethodScores:
 
 
 def method_scores_for_seeds(method: AlignedMethod, seed_rows: np.ndarray, corpus_ids: np.ndarray,
-                            k: int, pool_statistics: bool,
-                            block_rows: int = DEFAULT_BLOCK_ROWS) -> list[SeedMethodScores]:
+                            k: int, pool_statistics: bool, block_rows: int = DEFAULT_BLOCK_ROWS,
+                            pool_rows: list[np.ndarray] | None = None) -> list[SeedMethodScores]:
     """Score a batch of seeds (corpus rows) under one method.
 
     With ``pool_statistics`` every pool score is computed in float64 (needed for the pool
     correlations). Without, the top-k come from :func:`seedcompare.topk.block_top_k`, which
-    gives the same lists from float32 products in bounded memory.
+    gives the same lists from float32 products in bounded memory. ``pool_rows`` gives each
+    seed's candidate corpus rows when the pool is not the whole corpus (then scores are always
+    computed in full).
     """
     n_corpus = corpus_ids.size
     results = []
-    if pool_statistics:
+    if pool_statistics or pool_rows is not None:
         matrix = cosine_score_matrix(method, seed_rows, n_corpus, block_rows)
         for i, seed_row in enumerate(seed_rows):
             full = matrix[i]
+            if pool_rows is not None:
+                outside = np.ones(n_corpus, dtype=bool)
+                outside[pool_rows[i]] = False
+                full[outside] = np.nan
             full[seed_row] = np.nan  # the seed is not its own candidate
             results.append(SeedMethodScores(method, seed_row, corpus_ids,
                                             top_k(full, corpus_ids, k), full, block_rows))
@@ -218,7 +237,8 @@ def _pair_statistics(seed_id, view_a: SeedMethodScores, view_b: SeedMethodScores
     return row
 
 
-def score_seed(seed_id: int, views: list[SeedMethodScores], corpus_ids: np.ndarray):
+def score_seed(seed_id: int, views: list[SeedMethodScores], corpus_ids: np.ndarray,
+               pool_rows: np.ndarray | None = None):
     """Build one seed's table rows and pair statistics from its per-method scores.
 
     Returns
@@ -229,12 +249,18 @@ def score_seed(seed_id: int, views: list[SeedMethodScores], corpus_ids: np.ndarr
         and on the seed row when the seed has a vector in every method (as the tables show it).
     pair_rows : list of dicts, the statistics of each method pair (see :func:`_pair_statistics`).
     missing : dict method -> number of pool papers missing for it.
+    n_pool : number of candidates (``pool_rows``, or every corpus paper but the seed).
     """
-    missing = {
-        # Pool papers without a usable vector; the seed itself is not in the pool.
-        view.method.name: int((view.method.row_of_corpus < 0).sum()) - int(not view.seed_present)
-        for view in views
-    }
+    if pool_rows is not None:
+        missing = {view.method.name: int((view.method.row_of_corpus[pool_rows] < 0).sum()) for view in views}
+        n_pool = int(pool_rows.size)
+    else:
+        missing = {
+            # Pool papers without a usable vector; the seed itself is not in the pool.
+            view.method.name: int((view.method.row_of_corpus < 0).sum()) - int(not view.seed_present)
+            for view in views
+        }
+        n_pool = int(corpus_ids.size - 1)
 
     # Display order: each method's top-k in its own order, skipping rows already shown.
     display = []
@@ -267,12 +293,13 @@ def score_seed(seed_id: int, views: list[SeedMethodScores], corpus_ids: np.ndarr
         frame[f"rank_{view.method.name}"] = frame[f"rank_{view.method.name}"].astype("Int64")
 
     pair_rows = [_pair_statistics(seed_id, a, b, corpus_ids) for a, b in itertools.combinations(views, 2)]
-    return frame, pair_rows, missing
+    return frame, pair_rows, missing, n_pool
 
 
 def score_seeds(seed_ids, corpus_ids: np.ndarray, methods: list[AlignedMethod],
                 papers: pd.DataFrame, k: int, *, pool_statistics: bool = True,
-                seed_batch: int = 32, block_rows: int = DEFAULT_BLOCK_ROWS):
+                seed_batch: int = 32, block_rows: int = DEFAULT_BLOCK_ROWS,
+                pools: dict[int, np.ndarray] | None = None):
     """Score a list of seeds and attach paper metadata.
 
     Seeds are scored in batches of ``seed_batch`` (one matrix product per corpus block and
@@ -283,6 +310,9 @@ def score_seeds(seed_ids, corpus_ids: np.ndarray, methods: list[AlignedMethod],
     -------
     scores : DataFrame in the results/scores schema (docs/outputs.md).
     per_seed : DataFrame, one row per (seed, method pair), in the per_seed schema.
+
+    ``pools`` maps each seed corpus id to its candidate corpus ids (the S2 backend); without
+    it every corpus paper except the seed is a candidate.
 
     A seed that is not in the corpus, or whose scoring raises, is logged and gets status
     "failed" with the error message; the other seeds go on.
@@ -308,17 +338,26 @@ def score_seeds(seed_ids, corpus_ids: np.ndarray, methods: list[AlignedMethod],
     for start in range(0, scored_ids.size, seed_batch):
         batch_ids = scored_ids[start:start + seed_batch]
         batch_rows = scored_rows[start:start + seed_batch]
-        per_method = [method_scores_for_seeds(m, batch_rows, corpus_ids, k, pool_statistics, block_rows)
-                      for m in methods]
+        batch_pools = None
+        if pools is not None:
+            batch_pools = []
+            for seed_id, seed_row in zip(batch_ids.tolist(), batch_rows.tolist()):
+                pool_ids = np.asarray(pools.get(seed_id, []), dtype=np.int64)
+                rows = np.searchsorted(corpus_ids, pool_ids[np.isin(pool_ids, corpus_ids)])
+                batch_pools.append(rows[rows != seed_row])
+        per_method = [method_scores_for_seeds(m, batch_rows, corpus_ids, k, pool_statistics, block_rows,
+                                              batch_pools) for m in methods]
         for i, seed_id in enumerate(batch_ids.tolist()):
             try:
-                frame, pair_rows, missing = score_seed(seed_id, [views[i] for views in per_method], corpus_ids)
+                frame, pair_rows, missing, n_pool = score_seed(
+                    seed_id, [views[i] for views in per_method], corpus_ids,
+                    None if batch_pools is None else batch_pools[i])
             except Exception as error:  # one bad seed must not stop the shard
                 log.exception("seed %s: scoring failed", seed_id)
                 fail(seed_id, error)
                 continue
             for row in pair_rows:
-                row["n_pool"] = int(corpus_ids.size - 1)
+                row["n_pool"] = n_pool
                 for name in names:
                     row[f"missing_{name}"] = missing[name]
             frames.append(frame)

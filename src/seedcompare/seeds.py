@@ -64,8 +64,9 @@ def resolve_seeds(requested, corpus_ids: np.ndarray, usable_in_every_method: np.
 
     Returns
     -------
-    DataFrame with columns seed (int64), status (ok / skipped_not_in_corpus) and shard
-    (Int64, NA for skipped seeds), in the requested order.
+    DataFrame with columns seed (Int64), input_id (string), status (ok /
+    skipped_not_in_corpus), reason (string, empty when ok) and shard (Int64, NA for skipped
+    seeds), in the requested order.
     """
     if isinstance(requested, str):
         if requested != "all":
@@ -90,8 +91,10 @@ def resolve_seeds(requested, corpus_ids: np.ndarray, usable_in_every_method: np.
     shard = np.full(seeds.size, -1, dtype=np.int64)
     shard[in_corpus] = np.arange(int(in_corpus.sum())) // shard_size
     frame = pd.DataFrame({
-        "seed": seeds,
+        "seed": pd.array(seeds, dtype="Int64"),
+        "input_id": pd.array([str(s) for s in seeds], dtype="string"),
         "status": np.where(in_corpus, SEED_OK, SEED_SKIPPED),
+        "reason": pd.array(np.where(in_corpus, "", "not in the corpus"), dtype="string"),
         "shard": pd.array(np.where(in_corpus, shard, 0), dtype="Int64"),
     })
     frame.loc[~in_corpus, "shard"] = pd.NA

@@ -17,6 +17,11 @@ METHODS = method_specs(config)
 METHOD_NAMES = [method.name for method in METHODS]
 METHOD_LABELS = [method.label for method in METHODS]
 METHOD_BY_NAME = {method.name: method for method in METHODS}
+BACKEND = config["backend"]
+# Methods whose vectors are read from local files by the vectors rule; an "s2" method's
+# vectors are written by the s2_papers rule instead.
+LOCAL_METHOD_NAMES = [method.name for method in METHODS if method.format != "s2"]
+S2_METHOD_NAMES = [method.name for method in METHODS if method.format == "s2"]
 # The report carries a "synthetic data" banner when any input comes from the demo generator.
 USES_DEMO_DATA = any(
     path.startswith(f"{RESULTS}/demo/")
@@ -56,10 +61,22 @@ def prepared_vector_dirs():
     return {name: f"{RESULTS}/vectors/{name}" for name in METHOD_NAMES}
 
 
+def papers_source():
+    """The papers table settings: the fetched one with backend s2, else the configured one."""
+    if BACKEND == "s2":
+        return {"path": f"{RESULTS}/s2/papers.parquet", "format": "parquet"}
+    return config.get("papers")
+
+
 def papers_source_files():
-    """The configured papers table, or nothing when no metadata is configured."""
-    papers = config.get("papers")
+    """The papers table file, or nothing when no metadata is configured."""
+    papers = papers_source()
     return [papers["path"]] if papers else []
+
+
+def s2_files(*names):
+    """Outputs of the S2 fetch rules under results/s2/, or nothing with the local backend."""
+    return [f"{RESULTS}/s2/{name}" for name in names] if BACKEND == "s2" else []
 
 
 def seeds_source_files():

@@ -12,9 +12,18 @@ rule vectors:
         method=lambda wildcards: METHOD_BY_NAME[wildcards.method],
         vector_dtype=config["scoring"]["vector_dtype"],
         block_rows=config["scoring"]["block_rows"],
+    wildcard_constraints:
+        method="|".join(LOCAL_METHOD_NAMES) or "(?!)",
     log:
         f"{LOGS}/vectors/{{method}}.log",
     threads: 1
+    resources:
+        # The pages of a memory-mapped source and of the output count as resident (0.84 GB for
+        # a 300 MB npy source); a jsalt text dump is parsed in memory (about 4x a gzip dump).
+        # Each retry (--retries) doubles memory and time.
+        mem_mb=lambda wildcards, input, attempt: attempt
+        * int(800 + (5 if METHOD_BY_NAME[wildcards.method].format == "jsalt" else 2.5) * input.size_mb),
+        runtime=lambda wildcards, input, attempt: attempt * int(10 + input.size_mb / 100),
     conda:
         "../envs/seedcompare.yaml"
     script:
