@@ -13,13 +13,24 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/demo.smk"
-include: "workflow/rules/s2.smk"
-include: "workflow/rules/vectors.smk"
-include: "workflow/rules/corpus.smk"
-include: "workflow/rules/seeds.smk"
-include: "workflow/rules/scores.smk"
-include: "workflow/rules/summary.smk"
+
+
+# Import mode reads existing per-seed tables in place of the vectors, seeds and scores stages.
+if LEGACY_MODE:
+
+    include: "workflow/rules/legacy.smk"
+
+else:
+
+    include: "workflow/rules/demo.smk"
+    include: "workflow/rules/s2.smk"
+    include: "workflow/rules/vectors.smk"
+    include: "workflow/rules/corpus.smk"
+    include: "workflow/rules/seeds.smk"
+    include: "workflow/rules/scores.smk"
+    include: "workflow/rules/summary.smk"
+
+
 include: "workflow/rules/report.smk"
 
 

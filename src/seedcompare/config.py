@@ -101,7 +101,11 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         if not_integers:
             raise ConfigError(f"config key 'seeds': the local backend takes integer corpus ids, "
                               f"found {not_integers[:5]}")
-    if has_seeds == has_file:
+    if "legacy_tables" in config:
+        if has_seeds or has_file:
+            raise ConfigError("config key 'legacy_tables': the tables give the seeds, so leave out "
+                              "'seeds' and 'seeds_file'")
+    elif has_seeds == has_file:
         raise ConfigError(
             "config keys 'seeds' and 'seeds_file': give exactly one of them "
             "(a list of corpus ids, the string 'all', or a TSV file with a 'seed' column)"

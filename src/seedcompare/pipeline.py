@@ -145,3 +145,36 @@ def summarize(per_seed_paths: list[str], out_per_seed, out_aggregate, n_resample
     aggregate = aggregate_per_seed(per_seed, n_resamples, confidence_level, random_seed)
     aggregate.to_parquet(out_aggregate, index=False)
     log.info("summary: %d seed-pair rows, %d ok", len(per_seed), int((per_seed["status"] == "ok").sum()))
+
+
+def import_legacy(directory, results_dir, out_seeds, n_resamples: int = 9999,
+                  confidence_level: float = 0.95, random_seed: int = 0) -> None:
+    """Import stage: parse existing per-seed tables into the scores and summary files.
+
+    Writes what :func:`seedcompare.legacy.write_import` writes under ``results_dir`` and a seeds
+    table (seed, input_id = the table file, status, reason, shard NA) at ``out_seeds``.
+    """
+    from .legacy import first_per_seed, import_tables, write_import
+
+    result = import_tables(directory)
+    log.info("%s", result.summary.line)
+    write_import(result, results_dir, n_resamples, confidence_level, random_seed)
+    first = first_per_seed(result.per_seed)
+    seeds = pd.DataFrame({
+        "seed": first["seed"].astype("Int64").to_numpy(),
+        "input_id": first["source"].astype("string").to_numpy(),
+        "status": first["status"].astype("string").to_numpy(),
+        "reason": first["status_detail"].fillna("").astype("string").to_numpy(),
+        "shard": pd.array([pd.NA] * len(first), dtype="Int64"),
+    })
+    Path(out_seeds).parent.mkdir(parents=True, exist_ok=True)
+    seeds.to_parquet(out_seeds, index=False)
+
+
+def legacy_table_rows(scores_path, per_seed_path) -> pd.DataFrame:
+    """Return the scores rows of each seed's first table (a seed may have tables in several groups)."""
+    from .legacy import first_per_seed
+
+    scores = pd.read_parquet(scores_path)
+    first = first_per_seed(pd.read_parquet(per_seed_path))[["seed", "group"]]
+    return scores.merge(first, on=["seed", "group"], how="inner")

@@ -75,9 +75,10 @@ def render_seed_table(seed_rows: pd.DataFrame, methods: list[str], labels: list[
     return _environment.get_template("seed_table.html.j2").render(seed=seed, labels=labels, rows=rows)
 
 
-def render_tables(scores_path, methods: list[str], labels: list[str], tables_dir, manifest_path) -> None:
-    """Write ``<tables_dir>/<seed>.html`` for every seed of a scores file, and a manifest TSV."""
-    scores = pd.read_parquet(scores_path)
+def render_tables(scores, methods: list[str], labels: list[str], tables_dir, manifest_path) -> None:
+    """Write ``<tables_dir>/<seed>.html`` for every seed of a scores file or frame, and a manifest TSV."""
+    if not isinstance(scores, pd.DataFrame):
+        scores = pd.read_parquet(scores)
     tables_dir = Path(tables_dir)
     tables_dir.mkdir(parents=True, exist_ok=True)
     manifest = []
@@ -99,7 +100,8 @@ def _first_pair(per_seed: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
 def render_index(per_seed_path, seeds_path, manifest_paths, methods, labels, k: int,
                  tables_subdir: str, out_path, synthetic: bool) -> None:
     """Write the index page: one line per seed with its table link and first-pair statistics."""
-    per_seed = _first_pair(pd.read_parquet(per_seed_path), methods).set_index("seed")
+    # Imported tables can list a seed in several groups; the index shows its first table.
+    per_seed = _first_pair(pd.read_parquet(per_seed_path), methods).drop_duplicates("seed").set_index("seed")
     seeds = pd.read_parquet(seeds_path)
     manifest = pd.concat([pd.read_csv(p, sep="\t", dtype={"title": str}, keep_default_na=False)
                           for p in manifest_paths], ignore_index=True).set_index("seed")
@@ -130,9 +132,27 @@ def render_index(per_seed_path, seeds_path, manifest_paths, methods, labels, k: 
     log.info("index: %d seeds written to %s", len(entries), out_path)
 
 
+def _group_rows(aggregate_by_group_path) -> list[dict]:
+    """One row per group: the seeds aggregated and the mean of the main statistics."""
+    by_group = pd.read_parquet(aggregate_by_group_path)
+    rows = []
+    for group, group_rows in by_group.groupby("group", sort=False):
+        means = dict(zip(group_rows["statistic"], group_rows["mean"]))
+        counts = dict(zip(group_rows["statistic"], group_rows["n"]))
+        rows.append({"group": group, "n": int(counts.get("overlap", 0)),
+                     **{name: _format_statistic(means.get(name)) for name in
+                        ("overlap", "jaccard", "spearman_union", "kendall_union")}})
+    return rows
+
+
 def render_report(per_seed_path, aggregate_path, seeds_path, corpus_path, methods, labels, k: int,
-                  confidence_level: float, out_path, synthetic: bool) -> None:
-    """Write the summary report: aggregates, plots, the selection-effect note, problem seeds."""
+                  confidence_level: float, out_path, synthetic: bool,
+                  aggregate_by_group_path=None, import_summary: str | None = None) -> None:
+    """Write the summary report: aggregates, plots, the selection-effect note, problem seeds.
+
+    ``corpus_path`` may be None (imported tables have no corpus). ``aggregate_by_group_path``
+    and ``import_summary`` add the per-group table and the import's summary line.
+    """
     per_seed = pd.read_parquet(per_seed_path)
     aggregate = pd.read_parquet(aggregate_path)
     seeds = pd.read_parquet(seeds_path)
@@ -147,7 +167,7 @@ def render_report(per_seed_path, aggregate_path, seeds_path, corpus_path, method
             for r in pair_rows.itertuples(index=False)
         ]
         ok = per_seed[(per_seed["method_a"] == method_a) & (per_seed["method_b"] == method_b)
-                      & (per_seed["status"] == "ok")]
+                      & (per_seed["status"] == "ok")].drop_duplicates("seed")  # a seed counts once
         title = f"{label_of[method_a]} vs {label_of[method_b]}"
         pairs.append({
             "label_a": label_of[method_a], "label_b": label_of[method_b], "aggregate": stats_rows,
@@ -165,7 +185,9 @@ def render_report(per_seed_path, aggregate_path, seeds_path, corpus_path, method
     n_scored = int((seeds["status"] == "ok").sum())
     html = _environment.get_template("report.html.j2").render(
         pairs=pairs, problems=problems, k=k, n_scored=n_scored,
-        n_corpus=len(pd.read_parquet(corpus_path, columns=["corpus_id"])),
+        n_corpus=len(pd.read_parquet(corpus_path, columns=["corpus_id"])) if corpus_path else None,
+        groups=_group_rows(aggregate_by_group_path) if aggregate_by_group_path else [],
+        import_summary=import_summary,
         n_problem=len({p["seed"] for p in problems}), confidence_level=confidence_level,
         synthetic=synthetic)
     Path(out_path).write_text(html, encoding="utf-8")

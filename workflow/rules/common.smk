@@ -18,12 +18,14 @@ METHOD_NAMES = [method.name for method in METHODS]
 METHOD_LABELS = [method.label for method in METHODS]
 METHOD_BY_NAME = {method.name: method for method in METHODS}
 BACKEND = config["backend"]
+# Import mode: existing per-seed tables replace the vectors, seeds and scores stages.
+LEGACY_MODE = "legacy_tables" in config
 # Methods whose vectors are read from local files by the vectors rule; an "s2" method's
 # vectors are written by the s2_papers rule instead.
 LOCAL_METHOD_NAMES = [method.name for method in METHODS if method.format != "s2"]
 S2_METHOD_NAMES = [method.name for method in METHODS if method.format == "s2"]
 # The report carries a "synthetic data" banner when any input comes from the demo generator.
-USES_DEMO_DATA = any(
+USES_DEMO_DATA = "legacy_tables" not in config and any(
     path.startswith(f"{RESULTS}/demo/")
     for path in [m.path for m in METHODS]
     + [(config.get("papers") or {}).get("path", ""), config.get("seeds_file", "")]
@@ -90,9 +92,23 @@ def shard_outputs(pattern):
     return expand(pattern, shard=[f"{shard:05d}" for shard in shard_ids(seeds_table)])
 
 
+def table_manifests(wildcards):
+    """Manifests of the rendered per-seed tables: one per shard, or one for imported tables."""
+    if LEGACY_MODE:
+        return [f"{RESULTS}/tables/_shards/legacy.tsv"]
+    return shard_outputs(f"{RESULTS}/tables/_shards/shard-{{shard}}.tsv")
+
+
+def legacy_summary_files():
+    """The per-group aggregate and the import report of imported tables, else nothing."""
+    if not LEGACY_MODE:
+        return []
+    return [f"{RESULTS}/summary/aggregate_by_group.parquet", f"{RESULTS}/summary/import_report.json"]
+
+
 def final_outputs():
     """Targets of ``rule all``."""
-    return [
+    return legacy_summary_files() + [
         f"{RESULTS}/summary/per_seed.parquet",
         f"{RESULTS}/summary/aggregate.parquet",
         f"{RESULTS}/index.html",

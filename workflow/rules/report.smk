@@ -30,9 +30,7 @@ rule index:
     input:
         per_seed=f"{RESULTS}/summary/per_seed.parquet",
         seeds=f"{RESULTS}/seeds/seeds.parquet",
-        manifests=lambda wildcards: shard_outputs(
-            f"{RESULTS}/tables/_shards/shard-{{shard}}.tsv"
-        ),
+        manifests=table_manifests,
     output:
         index=f"{RESULTS}/index.html",
     params:
@@ -59,7 +57,8 @@ rule report:
         per_seed=f"{RESULTS}/summary/per_seed.parquet",
         aggregate=f"{RESULTS}/summary/aggregate.parquet",
         seeds=f"{RESULTS}/seeds/seeds.parquet",
-        corpus=f"{RESULTS}/corpus/corpus.parquet",
+        corpus=[] if LEGACY_MODE else f"{RESULTS}/corpus/corpus.parquet",
+        legacy=legacy_summary_files(),
     output:
         report=f"{RESULTS}/report.html",
     params:
