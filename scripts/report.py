@@ -11,7 +11,7 @@ with logged_step("report", snakemake.log[0]):
         with open(import_report, encoding="utf-8") as handle:
             import_summary = json.load(handle)["summary"]
     render_report(snakemake.input.per_seed, snakemake.input.aggregate, snakemake.input.seeds,
-                  snakemake.input.corpus[0] if snakemake.input.corpus else None,
+                  snakemake.input.corpus or None,  # a path, or an empty list in import mode
                   snakemake.params.methods, snakemake.params.labels, snakemake.params.k,
                   snakemake.params.confidence_level, snakemake.output.report,
                   snakemake.params.synthetic, by_group, import_summary)

@@ -18,6 +18,9 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 MIN_CORRELATION_ROWS = 3
+# Resamples (and jackknife samples) evaluated per vectorized call of scipy.stats.bootstrap, so
+# memory stays near BOOTSTRAP_BATCH x seeds values instead of n_resamples x seeds + seeds^2.
+BOOTSTRAP_BATCH = 500
 
 STATISTICS = ("overlap", "jaccard", "spearman_union", "kendall_union", "spearman_pool", "kendall_pool")
 
@@ -150,13 +153,13 @@ def bootstrap_mean_ci(values, n_resamples: int = 9999, confidence_level: float =
         warnings.simplefilter("ignore", category=scipy_stats.DegenerateDataWarning)
         result = scipy_stats.bootstrap(
             (values,), np.mean, n_resamples=n_resamples, confidence_level=confidence_level,
-            method="BCa", rng=np.random.default_rng(random_seed),
+            method="BCa", rng=np.random.default_rng(random_seed), batch=BOOTSTRAP_BATCH,
         )
         low, high = result.confidence_interval
         if np.isnan(low) or np.isnan(high):
             result = scipy_stats.bootstrap(
                 (values,), np.mean, n_resamples=n_resamples, confidence_level=confidence_level,
-                method="percentile", rng=np.random.default_rng(random_seed),
+                method="percentile", rng=np.random.default_rng(random_seed), batch=BOOTSTRAP_BATCH,
             )
             low, high = result.confidence_interval
     return float(low), float(high)
