@@ -187,3 +187,11 @@ def test_s2_permanent_seed_failure_reported(corpus_dir, mock_corpus, tmp_path):
     report = BeautifulSoup((tmp_path / "results" / "report.html").read_text(), "html.parser").get_text(" ")
     assert str(failing) in report
     assert "fetching candidates failed" in report
+
+
+def test_seed_id_strings_file(tmp_path):
+    from seedcompare.s2_stages import read_seed_id_strings
+
+    path = tmp_path / "seeds.tsv"
+    path.write_text("seed\tnote\nCorpusId:12\ta\n\t\n DOI:10.1/x \tb\n1234\tc\n")
+    assert read_seed_id_strings(path) == ["CorpusId:12", "DOI:10.1/x", "1234"]

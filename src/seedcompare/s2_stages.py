@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .corpus import InputDataError
+from .seeds import read_seed_strings
 from .s2 import (
     SEED_OK,
     S2Client,
@@ -33,14 +33,7 @@ log = logging.getLogger(__name__)
 
 def read_seed_id_strings(path: str | Path) -> list[str]:
     """Read a TSV file with a header row and a ``seed`` column of S2 ids of any accepted form."""
-    path = Path(path)
-    try:
-        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise InputDataError(f"cannot read seeds file {path}: {error}") from error
-    if "seed" not in frame.columns:
-        raise InputDataError(f"seeds file {path}: no 'seed' column (found {list(frame.columns)})")
-    return [value.strip() for value in frame["seed"] if value.strip()]
+    return [value for _, value in read_seed_strings(path)]
 
 
 def _client(s2_config: dict) -> S2Client:

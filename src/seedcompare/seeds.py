@@ -21,8 +21,11 @@ class SeedError(ValueError):
     """Seeds that cannot be used; the message lists them."""
 
 
-def read_seeds_file(path: str | Path) -> list[int]:
-    """Read a TSV file with a header row and a ``seed`` column of integer corpus ids."""
+def read_seed_strings(path: str | Path) -> list[tuple[int, str]]:
+    """Read the ``seed`` column of a TSV file with a header row.
+
+    Returns (line number, stripped value) pairs, blank values left out.
+    """
     path = Path(path)
     try:
         frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
@@ -30,10 +33,14 @@ def read_seeds_file(path: str | Path) -> list[int]:
         raise InputDataError(f"cannot read seeds file {path}: {error}") from error
     if "seed" not in frame.columns:
         raise InputDataError(f"seeds file {path}: no 'seed' column (found {list(frame.columns)})")
+    values = enumerate(frame["seed"].str.strip(), start=2)  # line 1 is the header
+    return [(line_number, value) for line_number, value in values if value != ""]
+
+
+def read_seeds_file(path: str | Path) -> list[int]:
+    """Read a TSV file with a header row and a ``seed`` column of integer corpus ids."""
     seeds = []
-    for line_number, value in enumerate(frame["seed"].str.strip(), start=2):
-        if value == "":
-            continue
+    for line_number, value in read_seed_strings(path):
         try:
             seeds.append(int(value))
         except ValueError:
