@@ -195,3 +195,17 @@ def test_seed_id_strings_file(tmp_path):
     path = tmp_path / "seeds.tsv"
     path.write_text("seed\tnote\nCorpusId:12\ta\n\t\n DOI:10.1/x \tb\n1234\tc\n")
     assert read_seed_id_strings(path) == ["CorpusId:12", "DOI:10.1/x", "1234"]
+
+
+def test_s2_prone_from_fetched_edges(corpus_dir, mock_corpus, tmp_path):
+    with MockS2Server(mock_corpus) as server:
+        config = s2_config(corpus_dir, server, tmp_path / "cache.sqlite", demo_seeds(corpus_dir, 4))
+        config["methods"]["proposed"] = {"format": "prone", "edges": "s2", "label": "Proposed",
+                                         "prone": {"dim": 16}}
+        result = run_snakemake(tmp_path, config, "--cores", "4")
+    assert result.returncode == 0, result.stderr[-4000:]
+    edges = pd.read_parquet(tmp_path / "results" / "s2" / "edges.parquet")
+    ids = np.load(tmp_path / "results" / "prone" / "proposed" / "ids.npy")
+    assert set(ids.tolist()) == set(edges["citing"]) | set(edges["cited"])
+    scores = pd.read_parquet(tmp_path / "results" / "scores")
+    assert scores.loc[~scores["is_seed"], "proposed"].notna().any()

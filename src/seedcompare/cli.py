@@ -47,6 +47,20 @@ def _make_demo(arguments) -> int:
     return 0
 
 
+def _prone(arguments) -> int:
+    from .prone import write_prone_embedding
+
+    try:
+        out_dir = write_prone_embedding(arguments.edges, arguments.out_dir, dim=arguments.dim,
+                                        order=arguments.order, mu=arguments.mu,
+                                        theta=arguments.theta, random_seed=arguments.seed)
+    except ValueError as error:  # a parameter out of range, or unusable edges (InputDataError)
+        print(f"seedcompare: error: {error}", file=sys.stderr)
+        return 2
+    print(f"{out_dir}: vectors.npy + ids.npy written", file=sys.stderr)
+    return 0
+
+
 def _import_tables(arguments) -> int:
     from .legacy import MISSING_SENTINEL, import_tables, write_import
 
@@ -88,6 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seeds", type=int, default=200, help="number of seeds in seeds.tsv (default 200)")
     demo.add_argument("--random-seed", type=int, default=7, help="random seed (default 7)")
     demo.set_defaults(run=_make_demo)
+
+    prone = commands.add_parser(
+        "prone", help="compute a ProNE embedding of a citation graph (the 'proposed' method)")
+    prone.add_argument("edges", help="edge list: Parquet with int64 columns citing, cited, or text "
+                                     "lines 'u v' (whitespace or tab separated, '#' comments)")
+    prone.add_argument("out_dir", help="folder to write vectors.npy (float32) and ids.npy (int64) into")
+    prone.add_argument("--dim", type=int, default=128,
+                       help="embedding dimension (default 128; the JSALT embedding used 280)")
+    prone.add_argument("--order", type=int, default=10,
+                       help="Chebyshev expansion order of the spectral propagation; 1 skips it (default 10)")
+    prone.add_argument("--mu", type=float, default=0.2,
+                       help="centre of the band-pass filter on the Laplacian spectrum (default 0.2)")
+    prone.add_argument("--theta", type=float, default=0.5,
+                       help="width of the band-pass filter, the Bessel argument (default 0.5)")
+    prone.add_argument("--seed", type=int, default=0,
+                       help="random seed of the randomized SVD; equal seeds give equal vectors (default 0)")
+    prone.set_defaults(run=_prone)
 
     legacy = commands.add_parser(
         "import-tables", help="import existing per-seed HTML tables into Parquet scores and statistics")

@@ -36,6 +36,8 @@ class MethodSpec:
     format: str
     path: str
     absent_row_indexes: tuple[int, ...]
+    edges: str = ""
+    prone: dict | None = None
 
 
 def load_schema() -> dict:
@@ -125,7 +127,15 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
                               f"output column; choose another name")
         if method["format"] == "s2" and config["backend"] != "s2":
             raise ConfigError(f"config key 'methods.{name}.format': 's2' needs backend: s2")
-        if method["format"] != "s2" and "path" not in method:
+        if method["format"] == "prone":
+            if "edges" not in method:
+                raise ConfigError(f"config key 'methods.{name}.edges': required for format 'prone' "
+                                  "(an edge list file, or 's2' for the fetched citations)")
+            if method["edges"] == "s2" and config["backend"] != "s2":
+                raise ConfigError(f"config key 'methods.{name}.edges': 's2' needs backend: s2")
+        elif "edges" in method:
+            raise ConfigError(f"config key 'methods.{name}.edges': only allowed with format 'prone'")
+        if method["format"] not in ("s2", "prone") and "path" not in method:
             raise ConfigError(f"config key 'methods.{name}.path': required for format "
                               f"{method['format']!r}")
         if method["format"] != "jsalt" and method.get("absent_row_indexes", [-1]) != [-1]:
@@ -160,6 +170,8 @@ def method_specs(config: dict[str, Any]) -> list[MethodSpec]:
             format=method["format"],
             path=method.get("path", ""),
             absent_row_indexes=tuple(method["absent_row_indexes"]),
+            edges=method.get("edges", ""),
+            prone=method.get("prone"),
         )
         for name, method in config["methods"].items()
     ]

@@ -1,4 +1,5 @@
 # Configuration checks and the helpers every rule file uses.
+import dataclasses
 import os
 
 from snakemake.exceptions import WorkflowError
@@ -24,6 +25,7 @@ LEGACY_MODE = "legacy_tables" in config
 # vectors are written by the s2_papers rule instead.
 LOCAL_METHOD_NAMES = [method.name for method in METHODS if method.format != "s2"]
 S2_METHOD_NAMES = [method.name for method in METHODS if method.format == "s2"]
+PRONE_METHOD_NAMES = [method.name for method in METHODS if method.format == "prone"]
 # The report carries a "synthetic data" banner when any input comes from the demo generator.
 USES_DEMO_DATA = "legacy_tables" not in config and any(
     path.startswith(f"{RESULTS}/demo/")
@@ -37,9 +39,28 @@ wildcard_constraints:
     shard=r"\d{5}",
 
 
+def prone_dir(name):
+    """Where the prone rule writes the embedding of method ``name``."""
+    return f"{RESULTS}/prone/{name}"
+
+
+def vector_source(name):
+    """The MethodSpec read by the vectors stage (for a prone method, the computed embedding)."""
+    method = METHOD_BY_NAME[name]
+    if method.format == "prone":
+        return dataclasses.replace(method, format="npy", path=prone_dir(name))
+    return method
+
+
+def prone_edges_file(wildcards):
+    """The edge list of a prone method: a file, or the S2 backend's fetched edges."""
+    edges = METHOD_BY_NAME[wildcards.method].edges
+    return f"{RESULTS}/s2/edges.parquet" if edges == "s2" else edges
+
+
 def vector_source_files(wildcards):
     """Input files of one method's vector source."""
-    method = METHOD_BY_NAME[wildcards.method]
+    method = vector_source(wildcards.method)
     if method.format == "npy":
         return [f"{method.path}/vectors.npy", f"{method.path}/ids.npy"]
     if method.format == "jsalt_dir":
