@@ -197,3 +197,23 @@ def test_topk_command_matches_direct(tmp_path):
         assert rows["corpus_id"].tolist() == ids[usable_rows][expected_rows].tolist()
         assert rows["rank"].tolist() == [1, 2, 3, 4, 5, 6]
         assert np.allclose(rows["score"], scores[expected_rows], rtol=0, atol=1e-12)
+
+
+def test_npy_row_reader_matches_array(tmp_path):
+    from seedcompare.corpus import NpyRowReader
+
+    matrix = np.arange(60, dtype=np.float32).reshape(20, 3)
+    np.save(tmp_path / "m.npy", matrix)
+    reader = NpyRowReader(tmp_path / "m.npy")
+    assert reader.shape == (20, 3)
+    assert np.array_equal(reader[3:9], matrix[3:9])
+    assert np.array_equal(reader[::4], matrix[::4])
+    assert np.array_equal(reader[7], matrix[7])
+    assert np.array_equal(reader[-1], matrix[-1])
+    for rows in ([5, 1, 2, 3, 19, 1], [0], [18, 19], []):
+        assert np.array_equal(reader[np.array(rows, dtype=np.int64)], matrix[np.array(rows, dtype=np.int64)])
+    mask = np.zeros(20, dtype=bool)
+    mask[[2, 3, 11]] = True
+    assert np.array_equal(reader[mask], matrix[mask])
+    with pytest.raises(IndexError):
+        reader[np.array([20])]

@@ -149,12 +149,13 @@ def read_jsalt_dump(path: str | Path, absent_row_indexes=(-1,)):
 
 
 class NpyRowReader:
-    """Rows of a 2-d ``.npy`` file, read on demand.
+    """Rows of a 2-d ``.npy`` file, read on demand with ``os.pread``.
 
-    A slice, or a contiguous increasing index array, is read with one ``os.pread`` into a new
-    array, so scanning a large file block by block keeps the process's resident memory at one
-    block (a memory map would keep every page it touched mapped). Other indexes go through a
-    read-only memory map. Indexing returns a read-only ndarray.
+    A slice, or an index array, is read run by run (one ``pread`` per run of consecutive rows)
+    into a new array. Scanning a large file block by block therefore keeps the process's
+    resident memory at one block. A memory map would keep every page it touched mapped, and
+    the kernel maps neighbouring cached pages on each fault, so even scattered row reads would
+    grow the resident size towards the file size. Indexing returns an ndarray.
     """
 
     def __init__(self, path: str | Path):
@@ -172,7 +173,6 @@ class NpyRowReader:
         self.dtype = np.dtype(dtype)
         self.ndim = 2
         self._row_bytes = self.shape[1] * self.dtype.itemsize
-        self._memmap = None
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -183,18 +183,34 @@ class NpyRowReader:
             data = os.pread(handle.fileno(), count * self._row_bytes, self.offset + start * self._row_bytes)
         return np.frombuffer(data, dtype=self.dtype).reshape(count, self.shape[1])
 
+    def _read_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Read the rows ``rows`` (1-d, any order, repeats allowed) in that order."""
+        rows = np.where(rows < 0, rows + self.shape[0], rows)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.shape[0]):
+            raise IndexError(f"row index out of range for {self.path} with {self.shape[0]} rows")
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        result = np.empty((rows.size, self.shape[1]), dtype=self.dtype)
+        run_starts = np.flatnonzero(np.diff(ordered) != 1) + 1
+        for run in np.split(np.arange(ordered.size), run_starts):
+            if run.size:
+                result[order[run]] = self._read_range(int(ordered[run[0]]), int(ordered[run[-1]]) + 1)
+        return result
+
     def __getitem__(self, index):
         if isinstance(index, slice):
             start, stop, step = index.indices(self.shape[0])
             if step == 1:
                 return self._read_range(start, stop)
-        elif isinstance(index, np.ndarray) and index.ndim == 1 and index.size > 1 \
-                and np.issubdtype(index.dtype, np.integer) and index[0] >= 0 \
-                and index[-1] - index[0] == index.size - 1 and (np.diff(index) == 1).all():
-            return self._read_range(int(index[0]), int(index[-1]) + 1)
-        if self._memmap is None:
-            self._memmap = np.load(self.path, mmap_mode="r")
-        return np.asarray(self._memmap[index])
+            return self._read_rows(np.arange(start, stop, step))
+        if isinstance(index, (int, np.integer)):
+            return self._read_rows(np.array([index]))[0]
+        index = np.asarray(index)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
+            raise TypeError(f"{self.path}: rows are read by slice, integer, or 1-d integer or boolean array")
+        return self._read_rows(index.astype(np.int64))
 
 
 def read_npy_vectors(directory: str | Path):
