@@ -217,3 +217,22 @@ def test_npy_row_reader_matches_array(tmp_path):
     assert np.array_equal(reader[mask], matrix[mask])
     with pytest.raises(IndexError):
         reader[np.array([20])]
+
+
+def test_block_ranks_batch_matches_direct():
+    from seedcompare.topk import block_ranks_batch
+
+    rng = np.random.default_rng(12)
+    vectors, ids = _random_corpus(rng, 400, 12, duplicates=25)
+    norms = row_norms(vectors)
+    queries = np.array([3, 10, 399])
+    targets = [np.array([0, 5, 390, 375]), np.array([]), np.array([1, 2, 398])]
+    target_scores = []
+    for query_row, rows in zip(queries, targets):
+        _, scores = _direct(vectors, ids, query_row, 10)
+        target_scores.append(scores[rows.astype(int)])
+    ranks = block_ranks_batch(vectors, ids, norms, vectors[queries], queries,
+                              [t.astype(np.int64) for t in targets], target_scores, block_rows=37)
+    for query_row, rows, found in zip(queries, targets, ranks):
+        _, scores = _direct(vectors, ids, query_row, 10)
+        assert found.tolist() == ranks_of(scores, ids, rows.astype(int)).astype(int).tolist()

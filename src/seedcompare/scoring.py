@@ -28,6 +28,7 @@ from .topk import (
     DEFAULT_BLOCK_ROWS,
     _RowSubset,
     block_ranks,
+    block_ranks_batch,
     block_top_k,
     exact_cosines,
     round_scores,
@@ -123,6 +124,7 @@ class SeedMethodScores:
         self.full = full
         self.block_rows = block_rows
         self.seed_vector_row = int(method.row_of_corpus[seed_row])
+        self.known_ranks: dict[int, float] = {}  # corpus row -> rank, filled by precompute_ranks
 
     @property
     def seed_present(self) -> bool:
@@ -145,6 +147,8 @@ class SeedMethodScores:
         """1-based ranks of ``positions`` in the pool ordering; NaN where the score is NaN."""
         if self.full is not None:
             return ranks_of(self.full, self.corpus_ids, positions)
+        if all(int(p) in self.known_ranks for p in positions):
+            return np.array([self.known_ranks[int(p)] for p in positions], dtype=float)
         scores = self.scores_at(positions)
         ranks = np.full(len(positions), np.nan)
         valid = ~np.isnan(scores)
@@ -154,6 +158,32 @@ class SeedMethodScores:
                 self.method.vectors[self.seed_vector_row], self.seed_vector_row,
                 self.method.row_of_corpus[positions[valid]], scores[valid], self.block_rows)
         return ranks
+
+
+def precompute_ranks(views: list[SeedMethodScores], positions: list[np.ndarray]) -> None:
+    """Fill ``known_ranks`` of one method's views (one per seed) in a single corpus pass.
+
+    Only used without full pool scores; ``positions[i]`` are the corpus rows whose rank seed i
+    needs (its table rows). Seeds missing for the method get NaN ranks.
+    """
+    method = views[0].method
+    active = [i for i, view in enumerate(views) if view.seed_present and view.full is None]
+    if not active:
+        return
+    target_rows, target_scores, target_positions = [], [], []
+    for i in active:
+        scores = views[i].scores_at(positions[i])
+        valid = ~np.isnan(scores)
+        target_positions.append(positions[i][valid])
+        target_rows.append(method.row_of_corpus[positions[i][valid]])
+        target_scores.append(scores[valid])
+        for position in positions[i][~valid]:
+            views[i].known_ranks[int(position)] = np.nan
+    seed_rows = np.array([views[i].seed_vector_row for i in active], dtype=np.int64)
+    ranks = block_ranks_batch(method.vectors, method.ids, method.norms, method.vectors[seed_rows],
+                              seed_rows, target_rows, target_scores, views[0].block_rows)
+    for i, found_positions, found_ranks in zip(active, target_positions, ranks):
+        views[i].known_ranks.update(zip(found_positions.tolist(), found_ranks.astype(float).tolist()))
 
 
 def method_scores_for_seeds(method: AlignedMethod, seed_rows: np.ndarray, corpus_ids: np.ndarray,
@@ -347,6 +377,12 @@ def score_seeds(seed_ids, corpus_ids: np.ndarray, methods: list[AlignedMethod],
                 batch_pools.append(rows[rows != seed_row])
         per_method = [method_scores_for_seeds(m, batch_rows, corpus_ids, k, pool_statistics, block_rows,
                                               batch_pools) for m in methods]
+        if not pool_statistics and batch_pools is None:
+            # Every table row needs its rank under every method: one corpus pass per method.
+            table_rows = [np.unique(np.concatenate([views[i].top for views in per_method]))
+                          for i in range(batch_ids.size)]
+            for views in per_method:
+                precompute_ranks(views, table_rows)
         for i, seed_id in enumerate(batch_ids.tolist()):
             try:
                 frame, pair_rows, missing, n_pool = score_seed(

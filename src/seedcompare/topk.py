@@ -346,3 +346,51 @@ class _RowSubset:
 
     def __getitem__(self, index):
         return np.asarray(self.matrix[self.rows[index]])
+
+
+def block_ranks_batch(vectors, ids: np.ndarray, norms: np.ndarray, queries: np.ndarray,
+                      exclude_rows: np.ndarray, target_rows: list[np.ndarray],
+                      target_scores: list[np.ndarray],
+                      block_rows: int = DEFAULT_BLOCK_ROWS) -> list[np.ndarray]:
+    """Return :func:`block_ranks` for several queries in one pass over the corpus.
+
+    Parameters
+    ----------
+    queries : array, shape (q, d): raw query vectors.
+    exclude_rows : int array, shape (q,): the row left out of each query's ordering, or -1.
+    target_rows, target_scores : per query, the rows whose rank is wanted and their exact
+        float64 cosines.
+
+    Returns
+    -------
+    list of q int64 arrays, the 1-based ranks in the order of ``target_rows``.
+    """
+    n, dim = vectors.shape
+    bound = float32_dot_error_bound(dim)
+    queries = np.asarray(queries, dtype=np.float64)
+    query_norms = np.linalg.norm(queries, axis=1)
+    unit_queries = (queries / query_norms[:, None]).astype(np.float32)
+    higher = [np.zeros(len(rows), dtype=np.int64) for rows in target_rows]
+    for start in range(0, n, block_rows):
+        block = np.asarray(vectors[start:start + block_rows], dtype=np.float32)
+        stop = start + block.shape[0]
+        scores = (unit_queries @ block.T) * (1.0 / norms[start:stop]).astype(np.float32)
+        for q in range(queries.shape[0]):
+            if len(target_rows[q]) == 0:
+                continue
+            row_scores = scores[q]
+            if start <= exclude_rows[q] < stop:
+                row_scores[exclude_rows[q] - start] = -np.inf
+            order = np.argsort(row_scores)
+            ordered = row_scores[order]
+            targets = target_scores[q]
+            above = np.searchsorted(ordered, (targets + bound).astype(np.float32), side="right")
+            below = np.searchsorted(ordered, (targets - bound).astype(np.float32), side="left")
+            higher[q] += ordered.size - above
+            for t in np.flatnonzero(above > below):
+                near = order[below[t]:above[t]] + start
+                near = near[near != exclude_rows[q]]
+                exact = exact_cosines(vectors, norms, near, queries[q], query_norms[q])
+                higher[q][t] += np.count_nonzero(
+                    (exact > targets[t]) | ((exact == targets[t]) & (ids[near] < ids[target_rows[q][t]])))
+    return [counts + 1 for counts in higher]
