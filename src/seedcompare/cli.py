@@ -25,9 +25,12 @@ def _top_k(arguments) -> int:
     from .seeds import read_seeds_file
     from .topk import write_neighbours
 
+    from threadpoolctl import threadpool_limits
+
     seeds = read_seeds_file(arguments.seeds)
-    written = write_neighbours(arguments.embedding, seeds, arguments.k, arguments.out,
-                               block_rows=arguments.block_rows)
+    with threadpool_limits(limits=arguments.threads):
+        written = write_neighbours(arguments.embedding, seeds, arguments.k, arguments.out,
+                                   block_rows=arguments.block_rows)
     print(f"{arguments.out}: top-{arguments.k} neighbours of {written} seed(s)", file=sys.stderr)
     return 0
 
@@ -93,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     topk.add_argument("--out", required=True, help="Parquet file to write: seed, corpus_id, score, rank")
     topk.add_argument("--block-rows", type=int, default=16384,
                       help="corpus rows read and multiplied at a time; bounds memory (default 16384)")
+    topk.add_argument("--threads", type=int, default=None,
+                      help="BLAS threads for the matrix products (default: all cores)")
     topk.set_defaults(run=_top_k)
 
     demo = commands.add_parser("make-demo", help="write the synthetic demo corpus to a folder")
