@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check_config)
 
     topk = commands.add_parser(
-        "topk", help="write the exact cosine top-k neighbours of seeds in one embedding")
+        "topk", help="write the exact cosine top-k neighbours of seeds in one embedding",
+        description="Write the exact cosine top-k neighbours of each seed in one embedding to a "
+                    "Parquet file (seed, corpus_id, score, rank). Ties go to the smaller corpus id.")
     topk.add_argument("--embedding", required=True,
                       help="folder with vectors.npy + ids.npy, or a JSALT folder with embedding.f")
     topk.add_argument("--seeds", required=True, help="TSV file with a header row and a 'seed' column")

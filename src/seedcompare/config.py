@@ -18,6 +18,7 @@ import jsonschema
 import yaml
 
 JSALT_ALWAYS_ABSENT_ROW_INDEX = -1
+PRONE_DEFAULTS = {"dim": 128, "order": 10, "mu": 0.2, "theta": 0.5, "random_seed": 0}
 # Method names become score columns, so they must not collide with the other columns.
 RESERVED_METHOD_NAMES = {"seed", "corpus_id", "is_seed", "table_row", "paper_id", "title", "year",
                          "citation_count", "both", "group"}
@@ -128,13 +129,15 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         if method["format"] == "s2" and config["backend"] != "s2":
             raise ConfigError(f"config key 'methods.{name}.format': 's2' needs backend: s2")
         if method["format"] == "prone":
+            method["prone"] = {**PRONE_DEFAULTS, **method.get("prone", {})}
             if "edges" not in method:
                 raise ConfigError(f"config key 'methods.{name}.edges': required for format 'prone' "
                                   "(an edge list file, or 's2' for the fetched citations)")
             if method["edges"] == "s2" and config["backend"] != "s2":
                 raise ConfigError(f"config key 'methods.{name}.edges': 's2' needs backend: s2")
-        elif "edges" in method:
-            raise ConfigError(f"config key 'methods.{name}.edges': only allowed with format 'prone'")
+        elif "edges" in method or "prone" in method:
+            key = "edges" if "edges" in method else "prone"
+            raise ConfigError(f"config key 'methods.{name}.{key}': only allowed with format 'prone'")
         if method["format"] not in ("s2", "prone") and "path" not in method:
             raise ConfigError(f"config key 'methods.{name}.path': required for format "
                               f"{method['format']!r}")

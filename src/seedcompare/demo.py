@@ -1,10 +1,12 @@
 """Generate the built-in synthetic demo corpus.
 
-Everything here is synthetic: papers belong to topics, each paper has a latent position near
-its topic centre, citations go preferentially to earlier papers of the same topic and to
-already well-cited papers, the text-like embedding ("specter") is a noisy linear image of the
-latent position, and the citation-like embedding ("proposed") mixes the paper's latent
-position with those of its citation neighbours. The two embeddings therefore partly agree.
+Everything here is synthetic. Papers belong to topics and each paper has a latent position
+near its topic centre. Citations go preferentially to earlier papers close in that latent
+space (mostly of the same topic) and to already well-cited papers. The text-like embedding
+("specter") is a noisy linear image of the latent position. The default config computes the
+"proposed" embedding with ProNE from the citation edges, so the two embeddings partly agree;
+a precomputed citation-like embedding (the paper's latent position mixed with its citation
+neighbours') is written too, as a JSALT dump.
 
 Some papers are deliberately incomplete, so that every missing-data path of the pipeline runs:
 a few text vectors are all zeros, papers without citations are absent from the citation
@@ -46,15 +48,23 @@ def _paper_id(corpus_id: int) -> str:
     return hashlib.sha1(f"seedcompare-demo-{corpus_id}".encode()).hexdigest()
 
 
-def _citations(rng, topics, n_papers, mean_references):
+# How strongly citations follow closeness in the latent space: the weight of a cited paper is
+# exp(CITATION_SHARPNESS x cosine of the two latent positions). 8 makes ProNE on the citation
+# graph agree partly with the text embedding (mean top-10 overlap about 0.5, pool Spearman
+# about 0.27 on the default demo).
+CITATION_SHARPNESS = 8.0
+
+
+def _citations(rng, latent, n_papers, mean_references):
     """Return (citing, cited) row arrays; paper i only cites papers j < i."""
+    unit = latent / np.linalg.norm(latent, axis=1, keepdims=True)
     in_degree = np.zeros(n_papers)
     citing, cited = [], []
     for i in range(1, n_papers):
         n_refs = min(i, rng.poisson(mean_references))
         if n_refs == 0:
             continue
-        weight = (1.0 + in_degree[:i]) * np.where(topics[:i] == topics[i], 8.0, 1.0)
+        weight = (1.0 + in_degree[:i]) * np.exp(CITATION_SHARPNESS * (unit[:i] @ unit[i]))
         targets = rng.choice(i, size=n_refs, replace=False, p=weight / weight.sum())
         citing.extend([i] * n_refs)
         cited.extend(targets.tolist())
@@ -83,7 +93,7 @@ def generate_demo(out_dir: str | Path, n_papers: int = 3000, n_topics: int = 12,
     latent = centres[topics] + 0.7 * rng.normal(size=(n_papers, LATENT_DIM))
 
     # A few papers receive none of the expected references, so they have no edges at all.
-    citing, cited = _citations(rng, topics, n_papers, mean_references=6.0)
+    citing, cited = _citations(rng, latent, n_papers, mean_references=6.0)
     neighbour_sum = np.zeros_like(latent)
     degree = np.zeros(n_papers)
     np.add.at(neighbour_sum, citing, latent[cited])
@@ -118,7 +128,7 @@ def generate_demo(out_dir: str | Path, n_papers: int = 3000, n_topics: int = 12,
     citation_count = np.bincount(cited, minlength=n_papers) + rng.poisson(3.0, size=n_papers)
     titles = [
         f"{_ADJECTIVES[rng.integers(len(_ADJECTIVES))]} {_NOUNS[rng.integers(len(_NOUNS))]} "
-        f"for {_TOPIC_WORDS[topic % len(_TOPIC_WORDS)]} ({i})"
+        f"for {_TOPIC_WORDS[topic % len(_TOPIC_WORDS)]}, demo paper {i}"
         for i, topic in enumerate(topics)
     ]
     for i, title in enumerate(_SPECIAL_TITLES):
