@@ -33,6 +33,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import test_workflow
 from conftest import REPO_ROOT
 
 VENV_BIN = Path(sys.executable).parent
@@ -53,11 +54,9 @@ def unavailable(reason: str):
 
 
 def tiny_demo_config() -> dict:
-    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
-    config["demo"] = {"n_papers": 300, "n_topics": 5, "n_seeds": 20, "random_seed": 3}
+    """The end-to-end tests' tiny demo, in shards of 10 seeds."""
+    config = test_workflow.tiny_demo_config()
     config["shard_size"] = 10
-    config["k"] = 5
-    config["bootstrap"] = {"n_resamples": 500, "confidence_level": 0.9, "random_seed": 1}
     return config
 
 

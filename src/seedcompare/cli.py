@@ -147,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--corpus", default=None,
                       help="demo corpus folder (from make-demo) to serve; default: generate one")
     mock.add_argument("--latency-ms", type=float, default=0.0,
-                      help="delay added to every answer, in milliseconds (default 0)")
+                      help="delay added to every response, in milliseconds (default 0)")
     mock.add_argument("--transient-fraction", type=float, default=0.0,
-                      help="fraction of requests answered 503, seeded (default 0)")
+                      help="fraction of requests that get status 503, seeded (default 0)")
     mock.set_defaults(run=_s2_mock)
     return parser
 

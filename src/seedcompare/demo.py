@@ -48,8 +48,8 @@ def _paper_id(corpus_id: int) -> str:
     return hashlib.sha1(f"seedcompare-demo-{corpus_id}".encode()).hexdigest()
 
 
-# How strongly citations follow closeness in the latent space: the weight of a cited paper is
-# exp(CITATION_SHARPNESS x cosine of the two latent positions). 8 makes ProNE on the citation
+# Strength of the pull of citations towards papers close in the latent space: the weight of a
+# cited paper is exp(CITATION_SHARPNESS x cosine of the two latent positions). 8 makes ProNE on the citation
 # graph agree partly with the text embedding (mean top-10 overlap about 0.5, pool Spearman
 # about 0.27 on the default demo).
 CITATION_SHARPNESS = 8.0

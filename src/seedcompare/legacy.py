@@ -94,7 +94,7 @@ _HTML_SPECIAL = frozenset("&<>\"")
 class NotATableError(ValueError):
     """Raised by :func:`parse_table` for a file that contains no per-seed table.
 
-    ``reason`` is one of the ``SKIP_*`` constants and ``detail`` says what was found.
+    ``reason`` is one of the ``SKIP_*`` constants and ``detail`` describes what was found.
     """
 
     def __init__(self, reason: str, detail: str = ""):
@@ -629,7 +629,7 @@ class ImportSummary:
     """Counts of one import.
 
     ``files_skipped`` and ``rows_skipped`` map a reason to a count. ``anomalies`` maps an
-    anomaly name to its occurrences, which are cells, rows or tables as the name tells.
+    anomaly name to its occurrences, which are cells, rows or tables as the name indicates.
     ``anomaly_files`` maps it to the number of files that show it. ``tables_by_status`` counts the
     imported tables by per_seed status.
     """

@@ -287,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
         except _ApiError as error:
             self._send(record, error.status, json.dumps({"error": error.message}).encode())
         except (BrokenPipeError, ConnectionResetError):
-            # The client gave up (its timeout), so nobody reads the response.
+            # The client has timed out, so no one reads the response.
             log.debug("mock: client closed the connection during %s", parsed.path)
 
     def _send_fault(self, record: RecordedRequest, status: int) -> None:

@@ -90,7 +90,7 @@ def seeds_table(resolved_path, failures_path, on_missing_seed: str, shard_size: 
     seedcompare.seeds.SeedError
         With ``on_missing_seed: error``, listing every id not found or invalid.
     """
-    from .seeds import SeedError, _format_ids
+    from .seeds import SeedError, format_ids
 
     resolved = pd.read_parquet(resolved_path)
     failures = pd.read_parquet(failures_path)
@@ -102,7 +102,7 @@ def seeds_table(resolved_path, failures_path, on_missing_seed: str, shard_size: 
     })
     unresolved = table[table["status"].isin(["not_found", "invalid_id"])]
     if len(unresolved):
-        message = f"{len(unresolved)} seed id(s) not found or invalid: {_format_ids(unresolved['input_id'])}"
+        message = f"{len(unresolved)} seed id(s) not found or invalid: {format_ids(unresolved['input_id'])}"
         if on_missing_seed == "error":
             raise SeedError(message + ". Remove them, or set on_missing_seed: skip to skip them.")
         log.warning("skipping %s", message)
@@ -118,7 +118,7 @@ def seeds_table(resolved_path, failures_path, on_missing_seed: str, shard_size: 
     duplicated = ok & table["seed"].duplicated()
     if duplicated.any():
         log.warning("%d seed id(s) resolve to a paper already listed and are dropped: %s",
-                    int(duplicated.sum()), _format_ids(table.loc[duplicated, "input_id"]))
+                    int(duplicated.sum()), format_ids(table.loc[duplicated, "input_id"]))
         table = table[~duplicated].reset_index(drop=True)
         ok = table["status"] == SEED_OK
     shard = pd.array([pd.NA] * len(table), dtype="Int64")

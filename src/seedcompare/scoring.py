@@ -99,14 +99,6 @@ def cosine_score_matrix(method: AlignedMethod, seed_rows: np.ndarray, n_corpus: 
     return scores
 
 
-def cosine_scores(method: AlignedMethod, seed_row: int, n_corpus: int) -> np.ndarray:
-    """Return float64 cosines of corpus paper ``seed_row`` against every corpus paper.
-
-    Shape (n_corpus,); NaN where either paper is missing for the method.
-    """
-    return cosine_score_matrix(method, np.array([seed_row]), n_corpus)[0]
-
-
 class SeedMethodScores:
     """One seed's scores under one method: its top-k, and scores and ranks on request.
 

@@ -49,7 +49,7 @@ def read_seeds_file(path: str | Path) -> list[int]:
     return seeds
 
 
-def _format_ids(ids) -> str:
+def format_ids(ids) -> str:
     ids = list(ids)
     shown = ", ".join(map(str, ids[:MAX_IDS_IN_MESSAGE]))
     more = len(ids) - MAX_IDS_IN_MESSAGE
@@ -84,13 +84,13 @@ def resolve_seeds(requested, corpus_ids: np.ndarray, usable_in_every_method: np.
         _, first = np.unique(seeds, return_index=True)
         if first.size < seeds.size:
             duplicated = pd.Series(seeds)[pd.Series(seeds).duplicated()].unique()
-            log.warning("removed %d duplicate seed(s): %s", seeds.size - first.size, _format_ids(duplicated))
+            log.warning("removed %d duplicate seed(s): %s", seeds.size - first.size, format_ids(duplicated))
         seeds = seeds[np.sort(first)]
 
     in_corpus = np.isin(seeds, corpus_ids)
     if not in_corpus.all():
         missing = seeds[~in_corpus]
-        message = f"{missing.size} seed(s) not in the corpus: {_format_ids(missing)}"
+        message = f"{missing.size} seed(s) not in the corpus: {format_ids(missing)}"
         if on_missing_seed == "error":
             raise SeedError(message + ". Remove them, or set on_missing_seed: skip to skip them.")
         log.warning("skipping %s", message)

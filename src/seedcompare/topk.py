@@ -6,7 +6,7 @@ a block of normalized queries, and a running per-query candidate list is merged 
 corpus size.
 
 Exactness: float32 scores are only used to *select* candidates. The candidates are rescored in
-float64 exactly as :func:`seedcompare.scoring.cosine_scores` does (dot / (norm x norm), rounded
+float64 exactly as :func:`seedcompare.scoring.cosine_score_matrix` does (dot / (norm x norm), rounded
 to ``SCORE_DECIMALS`` decimals), and the
 result is checked against the float32 rounding bound: for unit vectors of dimension d, a float32
 dot product is off by at most gamma_d = d u / (1 - d u), u = 2**-24 (the standard rounding
@@ -244,28 +244,8 @@ def block_ranks(vectors, ids: np.ndarray, norms: np.ndarray, query: np.ndarray, 
     -------
     int64 array, shape (t,).
     """
-    n, dim = vectors.shape
-    bound = float32_dot_error_bound(dim)
-    query = np.asarray(query, dtype=np.float64)
-    query_norm = float(np.linalg.norm(query))
-    unit_query = (query / query_norm).astype(np.float32)
-    inverse_norms = (1.0 / norms).astype(np.float32)
-    higher = np.zeros(target_rows.size, dtype=np.int64)
-    for start in range(0, n, block_rows):
-        block = np.asarray(vectors[start:start + block_rows], dtype=np.float32)
-        stop = start + block.shape[0]
-        scores = (block @ unit_query) * inverse_norms[start:stop]
-        if start <= exclude_row < stop:
-            scores[exclude_row - start] = -np.inf
-        for t, target_score in enumerate(target_scores):
-            higher[t] += np.count_nonzero(scores > target_score + bound)
-            near = np.flatnonzero(np.abs(scores - target_score) <= bound) + start
-            near = near[near != exclude_row]
-            if near.size:
-                exact = exact_cosines(vectors, norms, near, query, query_norm)
-                higher[t] += np.count_nonzero(
-                    (exact > target_score) | ((exact == target_score) & (ids[near] < ids[target_rows[t]])))
-    return higher + 1
+    return block_ranks_batch(vectors, ids, norms, np.asarray(query)[None, :], np.array([exclude_row]),
+                             [np.asarray(target_rows)], [np.asarray(target_scores)], block_rows)[0]
 
 
 def write_neighbours(embedding_path, seeds: list[int], k: int, out_path, *,
